@@ -1,0 +1,122 @@
+"""Pinhole cameras of the supported datasets and the uvd <-> xyz projections.
+
+Pixel coordinates ``(u, v)`` are in pixels of the full depth frame, ``d`` is depth in millimetres; camera
+coordinates ``(x, y, z)`` are in millimetres with ``z = d``. Datasets disagree on the direction of the y axis:
+NYU and MSRA point it up (``y = (cy - v) z / fy``), ICVL and the synthetic camera point it down
+(``y = (v - cy) z / fy``). :class:`Intrinsics` carries that convention so no caller has to know it.
+
+The projections are written once against an array namespace, so the same code runs on numpy arrays and, via
+:func:`tf_uvd_to_xyz` / :func:`tf_xyz_to_uvd`, as TensorFlow ops inside Keras models and exported graphs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class Intrinsics:
+    """A depth camera: focal lengths and principal point in pixels, frame size, y-axis convention.
+
+    Attributes:
+        name: short name (``nyu``, ``icvl``, ``msra``, ``synth`` or ``custom``).
+        fx, fy: focal lengths in pixels.
+        cx, cy: principal point in pixels.
+        width, height: frame size in pixels.
+        y_up: True when camera-space y points up (NYU, MSRA), False when it points down (ICVL, synthetic).
+    """
+
+    name: str
+    fx: float
+    fy: float
+    cx: float
+    cy: float
+    width: int
+    height: int
+    y_up: bool = False
+
+    def as_array(self) -> np.ndarray:
+        """Returns ``[fx, fy, cx, cy]`` as float32, the layout the TF ops and exported models take."""
+        return np.array([self.fx, self.fy, self.cx, self.cy], np.float32)
+
+    def uvd_to_xyz(self, uvd: np.ndarray) -> np.ndarray:
+        """Back-projects ``(..., 3)`` pixel/mm coordinates to ``(..., 3)`` camera millimetres."""
+        return _uvd_to_xyz(np, np.asarray(uvd, np.float64), self.as_array().astype(np.float64), self.y_up)
+
+    def xyz_to_uvd(self, xyz: np.ndarray) -> np.ndarray:
+        """Projects ``(..., 3)`` camera millimetres to ``(..., 3)`` pixels and depth in mm."""
+        return _xyz_to_uvd(np, np.asarray(xyz, np.float64), self.as_array().astype(np.float64), self.y_up)
+
+
+CAMERAS: dict[str, Intrinsics] = {
+    "nyu": Intrinsics("nyu", 588.03, 587.07, 320.0, 240.0, 640, 480, y_up=True),
+    "icvl": Intrinsics("icvl", 241.42, 241.42, 160.0, 120.0, 320, 240, y_up=False),
+    "msra": Intrinsics("msra", 241.42, 241.42, 160.0, 120.0, 320, 240, y_up=True),
+    "synth": Intrinsics("synth", 588.03, 587.07, 320.0, 240.0, 640, 480, y_up=False),
+}
+"""Intrinsics of each dataset (METHOD.md section 6); ``synth`` is NYU's sensor with OpenCV's y-down axes."""
+
+
+def get_intrinsics(spec: str | Intrinsics, width: int = 640, height: int = 480) -> Intrinsics:
+    """Resolves a camera name (``nyu``, ``icvl``, ``msra``, ``synth``) or ``"FX,FY,CX,CY"`` to :class:`Intrinsics`.
+
+    Args:
+        spec: a known name, four comma-separated numbers in pixels, or an :class:`Intrinsics` (returned as is).
+        width, height: frame size for a custom camera, in pixels.
+    Raises:
+        ValueError: naming the spec when it is neither a known camera nor four positive numbers.
+    """
+    if isinstance(spec, Intrinsics):
+        return spec
+    key = spec.strip().lower()
+    if key in CAMERAS:
+        return CAMERAS[key]
+    parts = key.split(",")
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        values = []
+    if len(values) != 4 or not all(np.isfinite(values)) or values[0] <= 0 or values[1] <= 0:
+        raise ValueError(
+            f"unknown camera {spec!r}: expected one of {sorted(CAMERAS)} or 'FX,FY,CX,CY' with positive focal lengths"
+        )
+    return Intrinsics("custom", *values, width=width, height=height, y_up=False)
+
+
+def _split(xp: Any, values: Any, intrinsics: Any):
+    """Unstacks the last axis of ``values`` (3) and ``intrinsics`` (4) in namespace ``xp``."""
+    a, b, c = (values[..., i] for i in range(3))
+    fx, fy, cx, cy = (intrinsics[..., i] for i in range(4))
+    if xp is not np:  # per-frame intrinsics (B, 4) against values (B, J, 3): add the joint axis
+        rank = len(values.shape) - len(intrinsics.shape)
+        fx, fy, cx, cy = (xp.reshape(t, xp.concat([xp.shape(t), [1] * rank], 0)) for t in (fx, fy, cx, cy))
+    return a, b, c, fx, fy, cx, cy
+
+
+def _uvd_to_xyz(xp: Any, uvd: Any, intrinsics: Any, y_up: bool) -> Any:
+    u, v, d, fx, fy, cx, cy = _split(xp, uvd, intrinsics)
+    dy = (cy - v) if y_up else (v - cy)
+    return xp.stack([(u - cx) * d / fx, dy * d / fy, d], -1)
+
+
+def _xyz_to_uvd(xp: Any, xyz: Any, intrinsics: Any, y_up: bool) -> Any:
+    x, y, z, fx, fy, cx, cy = _split(xp, xyz, intrinsics)
+    v = (cy - y * fy / z) if y_up else (cy + y * fy / z)
+    return xp.stack([cx + x * fx / z, v, z], -1)
+
+
+def tf_uvd_to_xyz(uvd, intrinsics, y_up: bool = False):
+    """TF op: ``(B, ..., 3)`` pixels/mm to camera mm, with per-frame ``intrinsics`` ``(B, 4)`` = fx, fy, cx, cy."""
+    import tensorflow as tf
+
+    return _uvd_to_xyz(tf, uvd, tf.cast(intrinsics, uvd.dtype), y_up)
+
+
+def tf_xyz_to_uvd(xyz, intrinsics, y_up: bool = False):
+    """TF op: ``(B, ..., 3)`` camera mm to pixels/mm, with per-frame ``intrinsics`` ``(B, 4)`` = fx, fy, cx, cy."""
+    import tensorflow as tf
+
+    return _xyz_to_uvd(tf, xyz, tf.cast(intrinsics, xyz.dtype), y_up)

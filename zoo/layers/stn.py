@@ -1,0 +1,142 @@
+"""Spatial transformer crop (STN) and its inverse paste (ISTN) as TF ops and Keras layers.
+
+The crop window of a cube of side ``cube`` mm centred at ``(cu, cv, cz)`` is projected through the camera
+(eq. 16-18 of the paper): half-widths ``hu = cube / 2 * fx / cz``, ``hv = cube / 2 * fy / cz``. Crop pixel
+``(x, y)`` of a ``size x size`` crop samples frame pixel ``u = cu - hu + (x + 0.5) 2 hu / size - 0.5`` (and
+likewise v), with bilinear weights; neighbours outside the image read a fill value. This is exactly
+:func:`zoo.preprocess.crop_depth` and :func:`zoo.preprocess.crop_matrix`, in graph form: only gather, floor and
+arithmetic, so it converts to builtin TFLite ops and to ONNX.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from zoo.preprocess import CROP_SIZE, INVALID_DEPTH_MM
+
+
+def _half_extent(center_uvd, cube, intrinsics):
+    """Half-widths ``(hu, hv)`` in pixels, each ``(B,)``, of the cube window; ``cube`` is ``(B,)`` mm."""
+    cz = center_uvd[:, 2]
+    return cube / 2 * intrinsics[:, 0] / cz, cube / 2 * intrinsics[:, 1] / cz
+
+
+def bilinear_sample(image, x, y, fill):
+    """Samples ``image`` ``(B, H, W)`` at float pixel coordinates ``x``, ``y`` ``(B, ...)``, bilinearly.
+
+    Neighbours outside the image contribute ``fill``. Returns ``(B, ...)`` in the image's units.
+    """
+    shape = tf.shape(image)
+    batch, height, width = shape[0], shape[1], shape[2]
+    flat = tf.reshape(image, [-1])
+    out_shape = tf.shape(x)
+    x = tf.reshape(x, [batch, -1])
+    y = tf.reshape(y, [batch, -1])
+    x0, y0 = tf.floor(x), tf.floor(y)
+    wx, wy = x - x0, y - y0
+    base = tf.range(batch)[:, None] * height * width
+    result = tf.zeros_like(x)
+    for dx, dy, weight in ((0, 0, (1 - wx) * (1 - wy)), (1, 0, wx * (1 - wy)), (0, 1, (1 - wx) * wy), (1, 1, wx * wy)):
+        xi = tf.cast(x0, tf.int32) + dx
+        yi = tf.cast(y0, tf.int32) + dy
+        inside = (xi >= 0) & (xi < width) & (yi >= 0) & (yi < height)
+        index = base + tf.clip_by_value(yi, 0, height - 1) * width + tf.clip_by_value(xi, 0, width - 1)
+        value = tf.where(inside, tf.gather(flat, index), tf.cast(fill, image.dtype))
+        result += weight * value
+    return tf.reshape(result, out_shape)
+
+
+def normalize_depth(depth_mm, center_z, cube):
+    """TF op: depth ``(B, H, W)`` mm to cube units around ``center_z`` ``(B,)``; missing depth and far side +1."""
+    half = (cube / 2)[:, None, None]
+    norm = tf.clip_by_value((depth_mm - center_z[:, None, None]) / half, -1.0, 1.0)
+    missing = (depth_mm <= 0) | (depth_mm >= INVALID_DEPTH_MM)
+    return tf.where(missing, tf.ones_like(norm), norm)
+
+
+def stn_crop(depth_mm, center_uvd, cube, intrinsics, size: int = CROP_SIZE):
+    """Crops and normalises depth frames around 3D centres.
+
+    Args:
+        depth_mm: ``(B, H, W)`` depth in mm, 0 where missing.
+        center_uvd: ``(B, 3)`` crop centres, pixels and mm.
+        cube: ``(B,)`` cube sides in mm.
+        intrinsics: ``(B, 4)`` fx, fy, cx, cy in pixels.
+        size: crop side in pixels.
+    Returns:
+        ``(B, size, size)`` normalised depth in [-1, 1] (cube units).
+    """
+    hu, hv = _half_extent(center_uvd, cube, intrinsics)
+    steps = (tf.range(size, dtype=depth_mm.dtype) + 0.5) * 2 / size
+    u = (center_uvd[:, 0] - hu - 0.5)[:, None] + steps[None, :] * hu[:, None]
+    v = (center_uvd[:, 1] - hv - 0.5)[:, None] + steps[None, :] * hv[:, None]
+    uu = tf.broadcast_to(u[:, None, :], [tf.shape(u)[0], size, size])
+    vv = tf.broadcast_to(v[:, :, None], [tf.shape(v)[0], size, size])
+    return bilinear_sample(normalize_depth(depth_mm, center_uvd[:, 2], cube), uu, vv, 1.0)
+
+
+def istn_paste(crop, center_uvd, cube, intrinsics, height: int, width: int, fill: float):
+    """Pastes ``(B, S, S)`` crops back into ``(B, height, width)`` frames (the inverse transformer).
+
+    Frame pixel ``(u, v)`` reads the crop at ``x = (u + 0.5 - cu + hu) S / (2 hu) - 0.5`` (likewise y), bilinearly;
+    pixels outside the crop window read ``fill``. Values keep the crop's units.
+    """
+    size = tf.cast(tf.shape(crop)[1], crop.dtype)
+    hu, hv = _half_extent(center_uvd, cube, intrinsics)
+    us = tf.range(width, dtype=crop.dtype)
+    vs = tf.range(height, dtype=crop.dtype)
+    x = (us[None, :] + 0.5 - (center_uvd[:, 0] - hu)[:, None]) * (size / (2 * hu))[:, None] - 0.5
+    y = (vs[None, :] + 0.5 - (center_uvd[:, 1] - hv)[:, None]) * (size / (2 * hv))[:, None] - 0.5
+    batch = tf.shape(crop)[0]
+    xx = tf.broadcast_to(x[:, None, :], [batch, height, width])
+    yy = tf.broadcast_to(y[:, :, None], [batch, height, width])
+    return bilinear_sample(crop, xx, yy, fill)
+
+
+def _as_cube(cube, batch_like):
+    """``cube`` as ``(B,)`` float: accepts a scalar, ``(B,)`` or ``(B, 1)``."""
+    cube = tf.cast(cube, batch_like.dtype)
+    return tf.reshape(cube, [-1]) * tf.ones([tf.shape(batch_like)[0]], batch_like.dtype)
+
+
+@keras.saving.register_keras_serializable(package="handloop")
+class STNCrop(keras.layers.Layer):
+    """Keras layer: ``[depth_mm (B,H,W[,1]), center_uvd (B,3), cube (B,|B,1), intrinsics (B,4)]`` -> ``(B,S,S,1)``."""
+
+    def __init__(self, size: int = CROP_SIZE, **kwargs):
+        super().__init__(**kwargs)
+        self.size = size
+
+    def call(self, depth_mm, center_uvd, cube, intrinsics):
+        if len(depth_mm.shape) == 4:
+            depth_mm = depth_mm[..., 0]
+        crop = stn_crop(depth_mm, center_uvd, _as_cube(cube, center_uvd), intrinsics, self.size)
+        return crop[..., None]
+
+    def compute_output_shape(self, depth_shape, *_):
+        return (depth_shape[0], self.size, self.size, 1)
+
+    def get_config(self):
+        return {**super().get_config(), "size": self.size}
+
+
+@keras.saving.register_keras_serializable(package="handloop")
+class ISTNPaste(keras.layers.Layer):
+    """Keras layer: ``[crop (B,S,S[,1]), center_uvd, cube, intrinsics]`` -> ``(B, height, width, 1)`` frame."""
+
+    def __init__(self, height: int, width: int, fill: float = 0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.height, self.width, self.fill = height, width, fill
+
+    def call(self, crop, center_uvd, cube, intrinsics):
+        if len(crop.shape) == 4:
+            crop = crop[..., 0]
+        frame = istn_paste(crop, center_uvd, _as_cube(cube, center_uvd), intrinsics, self.height, self.width, self.fill)
+        return frame[..., None]
+
+    def compute_output_shape(self, crop_shape, *_):
+        return (crop_shape[0], self.height, self.width, 1)
+
+    def get_config(self):
+        return {**super().get_config(), "height": self.height, "width": self.width, "fill": self.fill}

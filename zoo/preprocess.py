@@ -1,0 +1,166 @@
+"""Depth preprocessing in numpy: hand detection by centre of mass, the metric-cube crop, normalisation.
+
+Conventions (METHOD.md section 5):
+
+* a crop is a cube of side ``cube`` mm centred on a 3D point; its image window spans
+  ``u = cu +- (cube / 2) fx / cz`` and ``v = cv +- (cube / 2) fy / cz`` and is resampled to ``size x size`` pixels;
+* crop pixel ``(x, y)`` samples frame pixel ``M^-1 (x, y, 1)``, where ``M`` is the 3x3 matrix of
+  :func:`crop_matrix` (pixel centres at integer coordinates);
+* normalised depth is ``(d - cz) / (cube / 2)`` clipped to [-1, 1], with missing depth (0 or the invalid value
+  32001) and everything behind the cube at +1;
+* a normalised pose is ``(xyz - centre_xyz) / (cube / 2)`` in camera axes, so it is unit-free ("cube units").
+
+The TF graph versions of the crop (spatial transformer) live in :mod:`zoo.layers.stn` and match these to 1e-4.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from zoo.camera import Intrinsics
+
+DEPTH_MIN_MM = 10.0
+"""Nearest depth a hand can be at, mm; nearer readings are sensor noise."""
+DEPTH_MAX_MM = 1500.0
+"""Farthest depth searched for a hand, mm."""
+INVALID_DEPTH_MM = 32001.0
+"""Value some tools write for pixels without depth."""
+CROP_SIZE = 128
+"""Side of the network input crop, pixels."""
+
+
+class NoHandError(ValueError):
+    """Raised when a depth frame holds no pixel where a hand could be."""
+
+
+def validate_depth(depth: np.ndarray, name: str = "depth frame") -> np.ndarray:
+    """Checks one depth frame in mm and returns it as float32 ``(H, W)``.
+
+    Raises:
+        ValueError: naming the problem for a wrong shape, NaN or infinite pixels, or negative depth.
+    """
+    depth = np.asarray(depth)
+    if depth.ndim == 3 and depth.shape[-1] == 1:
+        depth = depth[..., 0]
+    if depth.ndim != 2 or min(depth.shape) < 2:
+        raise ValueError(f"{name} must be a 2-D image (H, W) in mm, got shape {depth.shape}")
+    depth = depth.astype(np.float32)
+    bad = ~np.isfinite(depth)
+    if bad.any():
+        raise ValueError(f"{name} has {int(bad.sum())} NaN or infinite pixels; use 0 for missing depth")
+    if (depth < 0).any():
+        raise ValueError(f"{name} has negative depth values; depth must be in mm with 0 for missing")
+    return depth
+
+
+def center_of_mass(
+    depth: np.ndarray,
+    intrinsics: Intrinsics,
+    cube: float = 300.0,
+    dmin: float = DEPTH_MIN_MM,
+    dmax: float = DEPTH_MAX_MM,
+    iterations: int = 3,
+) -> np.ndarray:
+    """Finds the hand as the centre of mass of the nearest depth blob.
+
+    Takes the pixels in ``(dmin, dmax)`` mm, keeps those within ``cube`` mm behind the nearest of them (the
+    0.5th percentile, robust to speckle), averages them in (u, v, d), then re-centres ``iterations`` times on
+    the pixels inside the cube around the current centre.
+
+    Args:
+        depth: ``(H, W)`` depth in mm, 0 where missing.
+        intrinsics: the frame's camera.
+        cube: cube side in mm.
+    Returns:
+        ``(3,)`` float64 array ``(u, v, d)``: pixels and mm.
+    Raises:
+        NoHandError: when no pixel lies in the depth range.
+    """
+    depth = validate_depth(depth)
+    valid = (depth > dmin) & (depth < dmax)
+    if not valid.any():
+        raise NoHandError(f"no hand found: no depth pixel between {dmin:g} and {dmax:g} mm")
+    nearest = np.percentile(depth[valid], 0.5)
+    mask = valid & (depth < nearest + cube)
+    vs, us = np.nonzero(mask)
+    com = np.array([us.mean(), vs.mean(), depth[mask].mean()])
+    for _ in range(iterations):
+        u0, v0, u1, v1 = crop_box(com, cube, intrinsics)
+        inside = (us >= u0) & (us < u1) & (vs >= v0) & (vs < v1)
+        ds = depth[vs, us]
+        inside &= np.abs(ds - com[2]) < cube / 2
+        if not inside.any():
+            break
+        com = np.array([us[inside].mean(), vs[inside].mean(), ds[inside].mean()])
+    return com
+
+
+def crop_box(center_uvd: np.ndarray, cube: float, intrinsics: Intrinsics) -> tuple[float, float, float, float]:
+    """Image window ``(u0, v0, u1, v1)`` in pixels covered by a cube of side ``cube`` mm centred at ``center_uvd``."""
+    cu, cv, cz = (float(c) for c in center_uvd[:3])
+    if cz <= 0:
+        raise ValueError(f"crop centre must have positive depth, got {cz:g} mm")
+    hu = cube / 2 * intrinsics.fx / cz
+    hv = cube / 2 * intrinsics.fy / cz
+    return cu - hu, cv - hv, cu + hu, cv + hv
+
+
+def crop_matrix(center_uvd: np.ndarray, cube: float, intrinsics: Intrinsics, size: int = CROP_SIZE) -> np.ndarray:
+    """3x3 matrix taking frame pixel coordinates to crop pixel coordinates (pixel centres at integers).
+
+    Args:
+        center_uvd: crop centre ``(u, v, d)`` in pixels and mm.
+        cube: cube side in mm.
+        size: crop side in pixels.
+    Returns:
+        float64 ``(3, 3)`` matrix ``M`` with ``(x, y, 1) = M (u, v, 1)``.
+    """
+    u0, v0, u1, v1 = crop_box(center_uvd, cube, intrinsics)
+    sx, sy = size / (u1 - u0), size / (v1 - v0)
+    return np.array([[sx, 0, sx * (0.5 - u0) - 0.5], [0, sy, sy * (0.5 - v0) - 0.5], [0, 0, 1]])
+
+
+def transform_points(matrix: np.ndarray, uv: np.ndarray) -> np.ndarray:
+    """Applies a 3x3 image transform to ``(..., 2+)`` points, returning ``(..., 2)`` (extra columns are ignored)."""
+    uv = np.asarray(uv, np.float64)[..., :2]
+    return uv @ matrix[:2, :2].T + matrix[:2, 2]
+
+
+def normalize_depth(depth: np.ndarray, center_z: float, cube: float) -> np.ndarray:
+    """Maps depth in mm to cube units: ``(d - center_z) / (cube / 2)`` clipped to [-1, 1], missing depth to +1."""
+    depth = np.asarray(depth, np.float32)
+    out = np.clip((depth - center_z) / (cube / 2), -1.0, 1.0)
+    missing = (depth <= 0) | (depth >= INVALID_DEPTH_MM)
+    return np.where(missing, 1.0, out).astype(np.float32)
+
+
+def denormalize_depth(depth_norm: np.ndarray, center_z: float, cube: float) -> np.ndarray:
+    """Inverse of :func:`normalize_depth` for depth inside the cube: cube units back to mm."""
+    return np.asarray(depth_norm, np.float32) * (cube / 2) + center_z
+
+
+def crop_depth(
+    depth: np.ndarray, center_uvd: np.ndarray, cube: float, intrinsics: Intrinsics, size: int = CROP_SIZE
+) -> np.ndarray:
+    """Normalised ``(size, size)`` float32 crop of a depth frame around ``center_uvd`` (bilinear sampling).
+
+    The frame is normalised first (:func:`normalize_depth`), then sampled; pixels outside the frame read +1.
+    """
+    depth = validate_depth(depth)
+    norm = normalize_depth(depth, float(center_uvd[2]), cube)
+    inverse = np.linalg.inv(crop_matrix(center_uvd, cube, intrinsics, size))
+    ys, xs = np.mgrid[0:size, 0:size].astype(np.float64)
+    uv = np.stack([xs, ys], -1) @ inverse[:2, :2].T + inverse[:2, 2]
+    coords = np.stack([uv[..., 1], uv[..., 0]])
+    return ndimage.map_coordinates(norm, coords, order=1, mode="grid-constant", cval=1.0).astype(np.float32)
+
+
+def normalize_pose(xyz: np.ndarray, center_xyz: np.ndarray, cube: float) -> np.ndarray:
+    """Joints ``(..., J, 3)`` in camera mm to cube units relative to ``center_xyz`` ``(..., 3)``."""
+    return (np.asarray(xyz) - np.asarray(center_xyz)[..., None, :]) / (cube / 2)
+
+
+def denormalize_pose(pose: np.ndarray, center_xyz: np.ndarray, cube: float) -> np.ndarray:
+    """Inverse of :func:`normalize_pose`: cube units back to camera mm."""
+    return np.asarray(pose) * (cube / 2) + np.asarray(center_xyz)[..., None, :]
