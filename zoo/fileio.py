@@ -1,0 +1,41 @@
+"""Atomic file writing: nothing half-written is ever read as complete.
+
+Every writer in handloop (shards, checkpoints, weights, exported artefacts, figures, result files) writes to a
+temporary name beside the target and renames it into place only when complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Iterator
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yields a temporary path beside ``path``; on success renames it to ``path``, on error removes it.
+
+    The temporary name keeps the target's suffix (``out.tmp.png``) so libraries that infer a format from the
+    name still work. Parent directories are created.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            if tmp.is_dir():
+                import shutil
+
+                shutil.rmtree(tmp)
+            else:
+                tmp.unlink()
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    """Writes ``text`` to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
