@@ -2,7 +2,7 @@
 
 The crop window of a cube of side ``cube`` mm centred at ``(cu, cv, cz)`` is projected through the camera
 (eq. 16-18 of the paper): half-widths ``hu = cube / 2 * fx / cz``, ``hv = cube / 2 * fy / cz``. Crop pixel
-``(x, y)`` of a ``size x size`` crop samples frame pixel ``u = cu - hu + (x + 0.5) 2 hu / size - 0.5`` (and
+``(x, y)`` of a ``size x size`` crop samples frame pixel ``u = cu - 0.5 + hu ((x + 0.5) 2 / size - 1)`` (and
 likewise v), with bilinear weights; neighbours outside the image read a fill value. This is exactly
 :func:`zoo.preprocess.crop_depth` and :func:`zoo.preprocess.crop_matrix`, in graph form: only gather, floor and
 arithmetic, so it converts to builtin TFLite ops and to ONNX.
@@ -68,9 +68,9 @@ def stn_crop(depth_mm, center_uvd, cube, intrinsics, size: int = CROP_SIZE):
         ``(B, size, size)`` normalised depth in [-1, 1] (cube units).
     """
     hu, hv = _half_extent(center_uvd, cube, intrinsics)
-    steps = (tf.range(size, dtype=depth_mm.dtype) + 0.5) * 2 / size
-    u = (center_uvd[:, 0] - hu - 0.5)[:, None] + steps[None, :] * hu[:, None]
-    v = (center_uvd[:, 1] - hv - 0.5)[:, None] + steps[None, :] * hv[:, None]
+    steps = (tf.range(size, dtype=depth_mm.dtype) + 0.5) * 2 / size - 1  # in (-1, 1), exact in float32
+    u = (center_uvd[:, 0] - 0.5)[:, None] + steps[None, :] * hu[:, None]
+    v = (center_uvd[:, 1] - 0.5)[:, None] + steps[None, :] * hv[:, None]
     uu = tf.broadcast_to(u[:, None, :], [tf.shape(u)[0], size, size])
     vv = tf.broadcast_to(v[:, :, None], [tf.shape(v)[0], size, size])
     return bilinear_sample(normalize_depth(depth_mm, center_uvd[:, 2], cube), uu, vv, 1.0)

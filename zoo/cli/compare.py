@@ -1,0 +1,66 @@
+"""``handloop compare``: score community result files against labels and draw their max-frame curves."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+HELP = "score result files (one frame per line, J x u v d) against a dataset's labels"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("results", nargs="+", metavar="RESULT", help="result files; the method name is the file stem")
+    parser.add_argument("--dataset", required=True, help="evaluation protocol: nyu, icvl, msra or synth")
+    parser.add_argument("--labels", required=True, help="ground-truth file in the same format")
+    parser.add_argument("--plot", metavar="PNG", help="draw the fraction-of-frames (max error) curves here")
+    parser.add_argument("--json", action="store_true", help="print the rows as a JSON list instead of a table")
+
+
+def compare(results: list[str], dataset: str, labels: str):
+    """Scores each result file; returns (a pandas DataFrame with one row per method, {name: (F, J) errors in mm})."""
+    import pandas as pd
+
+    from zoo.metrics import summarize
+    from zoo.resultfile import evaluate_file, get_benchmark, read_results
+
+    benchmark = get_benchmark(dataset)
+    labels_uvd = read_results(labels, benchmark.num_joints)
+    errors = {Path(r).stem: evaluate_file(r, labels_uvd, benchmark) for r in results}
+    table = pd.DataFrame([{"name": name, **summarize(e)} for name, e in errors.items()])
+    return table, errors
+
+
+def plot_curves(errors: dict, path: str, title: str) -> None:
+    """Draws the max-frame fraction curves (0-80 mm) of each method into a PNG at ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from zoo.draw import save_figure
+    from zoo.metrics import THRESHOLDS_MM, fraction_curve, mean_error
+
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for name, e in errors.items():
+        ax.plot(THRESHOLDS_MM, 100 * fraction_curve(e, "max"), label=f"{name} ({mean_error(e):.2f} mm)")
+    ax.set_xlabel("maximum allowed distance to ground truth (mm)")
+    ax.set_ylabel("fraction of frames within distance (%)")
+    ax.set_xlim(0, 80)
+    ax.set_ylim(0, 100)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title(title)
+    save_figure(fig, path)
+
+
+def run(args: argparse.Namespace) -> int:
+    table, errors = compare(args.results, args.dataset, args.labels)
+    if args.plot:
+        plot_curves(errors, args.plot, f"{args.dataset}: max joint error per frame")
+    if args.json:
+        keys = ["name", "mean_mm", "median_mm", "frac_max_20", "frac_max_30", "frac_max_40"]
+        print(json.dumps(table[keys].to_dict(orient="records"), indent=2))
+    else:
+        print(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    return 0

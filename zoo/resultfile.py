@@ -1,0 +1,98 @@
+"""The community result-file format: one frame per line, J joints x (u, v, d), space separated.
+
+``u, v`` are pixels of the full depth frame and ``d`` is depth in mm. Frame i of a dataset's test split is line i.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from zoo.camera import CAMERAS, Intrinsics
+from zoo.fileio import atomic_path
+
+
+@dataclasses.dataclass(frozen=True)
+class Benchmark:
+    """A dataset's evaluation protocol: camera and number of evaluated joints."""
+
+    name: str
+    intrinsics: Intrinsics
+    num_joints: int
+
+
+BENCHMARKS = {
+    "nyu": Benchmark("nyu", CAMERAS["nyu"], 14),
+    "icvl": Benchmark("icvl", CAMERAS["icvl"], 16),
+    "msra": Benchmark("msra", CAMERAS["msra"], 21),
+    "synth": Benchmark("synth", CAMERAS["synth"], 21),
+}
+
+
+def get_benchmark(name: str) -> Benchmark:
+    """Returns the evaluation protocol of dataset ``name``; ValueError naming the known ones otherwise."""
+    if name not in BENCHMARKS:
+        raise ValueError(f"unknown dataset {name!r}: expected one of {sorted(BENCHMARKS)}")
+    return BENCHMARKS[name]
+
+
+def read_results(path: str | Path, num_joints: int) -> np.ndarray:
+    """Reads a result file into ``(F, num_joints, 3)`` float64 (u, v in pixels, d in mm).
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: naming the file and line for an empty file, a blank line, a wrong column count, or a value
+            that is not a finite number.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"result file not found: {path}")
+    expected = 3 * num_joints
+    rows = []
+    with open(path) as handle:
+        for number, line in enumerate(handle, 1):
+            fields = line.split()
+            if not fields:
+                raise ValueError(f"{path}:{number}: blank line (missing frame); every frame needs one line")
+            if len(fields) != expected:
+                raise ValueError(
+                    f"{path}:{number}: {len(fields)} columns, expected {expected} ({num_joints} joints x u, v, d)"
+                )
+            try:
+                values = [float(f) for f in fields]
+            except ValueError:
+                raise ValueError(f"{path}:{number}: a value is not a number") from None
+            if not np.all(np.isfinite(values)):
+                raise ValueError(f"{path}:{number}: NaN or infinite value")
+            rows.append(values)
+    if not rows:
+        raise ValueError(f"{path}: the result file is empty")
+    return np.asarray(rows).reshape(len(rows), num_joints, 3)
+
+
+def write_results(path: str | Path, joints_uvd: np.ndarray) -> None:
+    """Writes ``(F, J, 3)`` joints (u, v pixels, d mm) in the community format, atomically, 3 decimals."""
+    joints_uvd = np.asarray(joints_uvd, np.float64)
+    if joints_uvd.ndim != 3 or joints_uvd.shape[-1] != 3:
+        raise ValueError(f"joints must be (frames, joints, 3), got {joints_uvd.shape}")
+    if not np.all(np.isfinite(joints_uvd)):
+        raise ValueError("refusing to write NaN or infinite joints to a result file")
+    with atomic_path(path) as tmp:
+        np.savetxt(tmp, joints_uvd.reshape(len(joints_uvd), -1), fmt="%.3f")
+
+
+def evaluate_file(result_path: str | Path, labels_uvd: np.ndarray, benchmark: Benchmark) -> np.ndarray:
+    """Scores a result file against labels ``(F, J, 3)`` uvd; returns ``(F, J)`` 3D errors in mm.
+
+    Raises:
+        ValueError: when the frame counts differ.
+    """
+    results = read_results(result_path, benchmark.num_joints)
+    if len(results) != len(labels_uvd):
+        raise ValueError(f"{result_path}: {len(results)} frames, but the labels have {len(labels_uvd)}")
+    from zoo.metrics import joint_errors
+
+    cam = benchmark.intrinsics
+    return joint_errors(cam.uvd_to_xyz(results), cam.uvd_to_xyz(labels_uvd))
