@@ -55,25 +55,43 @@ def normalize_depth(depth_mm, center_z, cube):
     return tf.where(missing, tf.ones_like(norm), norm)
 
 
-def stn_crop(depth_mm, center_uvd, cube, intrinsics, size: int = CROP_SIZE):
-    """Crops and normalises depth frames around 3D centres.
+def crop_grid(center_uvd, cube, intrinsics, size: int = CROP_SIZE, rotation=None):
+    """Frame pixel coordinates sampled by each crop pixel.
 
     Args:
-        depth_mm: ``(B, H, W)`` depth in mm, 0 where missing.
         center_uvd: ``(B, 3)`` crop centres, pixels and mm.
         cube: ``(B,)`` cube sides in mm.
         intrinsics: ``(B, 4)`` fx, fy, cx, cy in pixels.
         size: crop side in pixels.
+        rotation: optional ``(B,)`` in-plane angles in radians; the window turns by this angle about its centre,
+            so the crop shows the frame turned by minus this angle (training augmentation).
+    Returns:
+        ``(u, v)``, each ``(B, size, size)`` float pixel coordinates of the frame.
+    """
+    hu, hv = _half_extent(center_uvd, cube, intrinsics)
+    steps = (tf.range(size, dtype=center_uvd.dtype) + 0.5) * 2 / size - 1  # in (-1, 1), exact in float32
+    du = steps[None, None, :] * hu[:, None, None]
+    dv = steps[None, :, None] * hv[:, None, None]
+    if rotation is not None:
+        cos, sin = tf.cos(rotation)[:, None, None], tf.sin(rotation)[:, None, None]
+        du, dv = cos * du - sin * dv, sin * du + cos * dv
+    shape = [tf.shape(center_uvd)[0], size, size]
+    u = tf.broadcast_to((center_uvd[:, 0] - 0.5)[:, None, None] + du, shape)
+    v = tf.broadcast_to((center_uvd[:, 1] - 0.5)[:, None, None] + dv, shape)
+    return u, v
+
+
+def stn_crop(depth_mm, center_uvd, cube, intrinsics, size: int = CROP_SIZE, rotation=None):
+    """Crops and normalises depth frames around 3D centres.
+
+    Args:
+        depth_mm: ``(B, H, W)`` depth in mm, 0 where missing.
+        center_uvd, cube, intrinsics, size, rotation: as in :func:`crop_grid`.
     Returns:
         ``(B, size, size)`` normalised depth in [-1, 1] (cube units).
     """
-    hu, hv = _half_extent(center_uvd, cube, intrinsics)
-    steps = (tf.range(size, dtype=depth_mm.dtype) + 0.5) * 2 / size - 1  # in (-1, 1), exact in float32
-    u = (center_uvd[:, 0] - 0.5)[:, None] + steps[None, :] * hu[:, None]
-    v = (center_uvd[:, 1] - 0.5)[:, None] + steps[None, :] * hv[:, None]
-    uu = tf.broadcast_to(u[:, None, :], [tf.shape(u)[0], size, size])
-    vv = tf.broadcast_to(v[:, :, None], [tf.shape(v)[0], size, size])
-    return bilinear_sample(normalize_depth(depth_mm, center_uvd[:, 2], cube), uu, vv, 1.0)
+    u, v = crop_grid(center_uvd, cube, intrinsics, size, rotation)
+    return bilinear_sample(normalize_depth(depth_mm, center_uvd[:, 2], cube), u, v, 1.0)
 
 
 def istn_paste(crop, center_uvd, cube, intrinsics, height: int, width: int, fill: float):
