@@ -22,10 +22,12 @@ def _half_extent(center_uvd, cube, intrinsics):
     return cube / 2 * intrinsics[:, 0] / cz, cube / 2 * intrinsics[:, 1] / cz
 
 
-def bilinear_sample(image, x, y, fill):
+def bilinear_sample(image, x, y, fill, value_fn=None):
     """Samples ``image`` ``(B, H, W)`` at float pixel coordinates ``x``, ``y`` ``(B, ...)``, bilinearly.
 
-    Neighbours outside the image contribute ``fill``. Returns ``(B, ...)`` in the image's units.
+    ``value_fn`` (optional) maps the gathered neighbour values ``(B, N)`` before they are weighted, e.g. to
+    normalise depth only where it is read. Neighbours outside the image contribute ``fill`` (after ``value_fn``).
+    Returns ``(B, ...)``.
     """
     shape = tf.shape(image)
     batch, height, width = shape[0], shape[1], shape[2]
@@ -42,15 +44,18 @@ def bilinear_sample(image, x, y, fill):
         yi = tf.cast(y0, tf.int32) + dy
         inside = (xi >= 0) & (xi < width) & (yi >= 0) & (yi < height)
         index = base + tf.clip_by_value(yi, 0, height - 1) * width + tf.clip_by_value(xi, 0, width - 1)
-        value = tf.where(inside, tf.gather(flat, index), tf.cast(fill, image.dtype))
+        value = tf.gather(flat, index)
+        if value_fn is not None:
+            value = value_fn(value)
+        value = tf.where(inside, value, tf.cast(fill, value.dtype))
         result += weight * value
     return tf.reshape(result, out_shape)
 
 
 def normalize_depth(depth_mm, center_z, cube):
-    """TF op: depth ``(B, H, W)`` mm to cube units around ``center_z`` ``(B,)``; missing depth and far side +1."""
-    half = (cube / 2)[:, None, None]
-    norm = tf.clip_by_value((depth_mm - center_z[:, None, None]) / half, -1.0, 1.0)
+    """TF op: depth ``(B, N)`` mm to cube units around ``center_z`` ``(B,)``; missing depth and far side +1."""
+    half = (cube / 2)[:, None]
+    norm = tf.clip_by_value((depth_mm - center_z[:, None]) / half, -1.0, 1.0)
     missing = (depth_mm <= 0) | (depth_mm >= INVALID_DEPTH_MM)
     return tf.where(missing, tf.ones_like(norm), norm)
 
@@ -91,7 +96,7 @@ def stn_crop(depth_mm, center_uvd, cube, intrinsics, size: int = CROP_SIZE, rota
         ``(B, size, size)`` normalised depth in [-1, 1] (cube units).
     """
     u, v = crop_grid(center_uvd, cube, intrinsics, size, rotation)
-    return bilinear_sample(normalize_depth(depth_mm, center_uvd[:, 2], cube), u, v, 1.0)
+    return bilinear_sample(depth_mm, u, v, 1.0, lambda d: normalize_depth(d, center_uvd[:, 2], cube))
 
 
 def istn_paste(crop, center_uvd, cube, intrinsics, height: int, width: int, fill: float):

@@ -1,0 +1,148 @@
+"""Recipes: a named tree of config dataclasses, read from YAML and overridable with ``key.sub=value``.
+
+A recipe names the zoo entry it trains, the loop it builds (:class:`zoo.config.LoopConfig`), the data it reads,
+the online augmentation and one :class:`StageConfig` per trained network.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+RECIPES_DIR = Path(__file__).resolve().parent
+"""Where the shipped ``*.yaml`` recipes live."""
+
+
+@dataclasses.dataclass
+class AugmentConfig:
+    """Online augmentation, applied identically to image and pose (METHOD.md section 4).
+
+    Attributes:
+        rotation_deg: in-plane rotation drawn uniformly from +-rotation_deg, degrees.
+        scale_sigma: cube scale factor ``|1 + N(0, scale_sigma)|``.
+        translation_mm: standard deviation of the crop-centre shift per axis, mm.
+        localizer_jitter_mm: standard deviation of the crop-centre shift the localizer learns to undo, mm.
+    """
+
+    rotation_deg: float = 180.0
+    scale_sigma: float = 0.02
+    translation_mm: float = 5.0
+    localizer_jitter_mm: float = 15.0
+
+
+@dataclasses.dataclass
+class DataConfig:
+    """Training data: TFRecord shard folders and, for synthetic data, how to generate them when missing.
+
+    Attributes:
+        train, test: shard folders (relative paths resolve against the working directory).
+        generate: None for real data; else ``{frames, seed, objects}`` per split for ``handloop data synth``.
+        reference_joint: index of the joint the localizer finds and the crops centre on (middle MCP).
+        shuffle_buffer: frames in the shuffle buffer.
+    """
+
+    train: str = "data/synth-train"
+    test: str = "data/synth-test"
+    generate: dict | None = None
+    reference_joint: int = 5
+    shuffle_buffer: int = 2048
+
+
+@dataclasses.dataclass
+class StageConfig:
+    """How one network is trained.
+
+    Attributes:
+        epochs: passes over ``steps_per_epoch`` batches.
+        steps_per_epoch: batches per epoch (None: the training set once).
+        batch_size: global batch size (split across replicas).
+        learning_rate: initial Adam learning rate; decays by ``decay`` each epoch.
+    """
+
+    epochs: int = 10
+    steps_per_epoch: int | None = None
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    decay: float = 0.9
+
+
+@dataclasses.dataclass
+class Recipe:
+    """A zoo entry's full training recipe."""
+
+    name: str
+    model: dict
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)
+    stages: dict[str, StageConfig] = dataclasses.field(default_factory=dict)
+    seed: int = 0
+    workdir: str = "runs"
+
+    def stage(self, name: str) -> StageConfig:
+        """The config of stage ``name``; ValueError naming the recipe's stages otherwise."""
+        if name not in self.stages:
+            raise ValueError(f"recipe {self.name!r} has no stage {name!r}; it has {sorted(self.stages)}")
+        return self.stages[name]
+
+    @property
+    def run_dir(self) -> Path:
+        """Folder holding this recipe's checkpoints, stage weights and TensorBoard logs."""
+        return Path(self.workdir) / self.name
+
+
+def apply_overrides(tree: dict, overrides: list[str]) -> dict:
+    """Applies ``key.sub=value`` strings (values parsed as YAML) to a nested dict, in place; returns it.
+
+    Raises:
+        ValueError: for a string without ``=`` or a key path that does not exist.
+    """
+    for item in overrides:
+        if "=" not in item:
+            raise ValueError(f"override {item!r} must look like key.sub=value")
+        path, value = item.split("=", 1)
+        node = tree
+        keys = path.split(".")
+        for key in keys[:-1]:
+            if not isinstance(node.get(key), dict):
+                raise ValueError(f"override {item!r}: no section {key!r} in the recipe")
+            node = node[key]
+        if keys[-1] not in node:
+            raise ValueError(f"override {item!r}: no key {keys[-1]!r}; known: {sorted(node)}")
+        node[keys[-1]] = yaml.safe_load(value)
+    return tree
+
+
+def _build(cls, values: dict, where: str):
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(values) - names
+    if unknown:
+        raise ValueError(f"{where}: unknown keys {sorted(unknown)}; known: {sorted(names)}")
+    return cls(**values)
+
+
+def recipe_from_dict(tree: dict) -> Recipe:
+    """Builds a :class:`Recipe` from its YAML tree, rejecting unknown keys by name."""
+    tree = dict(tree)
+    data = _build(DataConfig, tree.pop("data", {}), "data")
+    augment = _build(AugmentConfig, tree.pop("augment", {}), "augment")
+    stages = {k: _build(StageConfig, v or {}, f"stages.{k}") for k, v in tree.pop("stages", {}).items()}
+    return _build(Recipe, {**tree, "data": data, "augment": augment, "stages": stages}, "recipe")
+
+
+def load_recipe(spec: str | Path, overrides: list[str] = ()) -> Recipe:
+    """Loads a recipe from a YAML path or the name of a shipped recipe (``synth-hand-lite``).
+
+    Raises:
+        FileNotFoundError: naming the path and the shipped recipes.
+    """
+    path = Path(spec)
+    if not path.is_file():
+        path = RECIPES_DIR / f"{spec}.yaml"
+    if not path.is_file():
+        shipped = sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))
+        raise FileNotFoundError(f"recipe {spec!r} not found: not a file, and not one of {shipped}")
+    tree = yaml.safe_load(path.read_text()) or {}
+    return recipe_from_dict(apply_overrides(tree, list(overrides)))
