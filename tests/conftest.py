@@ -17,3 +17,29 @@ def published() -> Path:
     if not PUBLISHED.is_dir():
         pytest.skip(f"published NYU files not found at {PUBLISHED}")
     return PUBLISHED
+
+
+def blob_frames(count: int, seed: int = 0, height: int = 240, width: int = 320):
+    """A tf.data.Dataset of parsed-frame dicts (depth, intrinsics, joints_uvd, cube) with a box-shaped 'hand'.
+
+    Joints scatter around the box so poses vary; enough for pipelines and training loops to learn something.
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    from zoo.camera import CAMERAS
+
+    cam = CAMERAS["msra"]
+    rng = np.random.default_rng(seed)
+    depth = np.zeros((count, height, width), np.float32)
+    uvd = np.zeros((count, 21, 3), np.float32)
+    for i in range(count):
+        c = rng.uniform([width * 0.4, height * 0.4, 350], [width * 0.6, height * 0.6, 450])
+        w, h = rng.integers(10, 25, 2)
+        depth[i, int(c[1]) - h:int(c[1]) + h, int(c[0]) - w:int(c[0]) + w] = c[2]
+        uvd[i] = c + rng.normal(0, [w, h, 10], (21, 3))
+        uvd[i, 5] = c
+    return tf.data.Dataset.from_tensor_slices({
+        "depth": depth, "intrinsics": np.tile(cam.as_array(), (count, 1)), "joints_uvd": uvd,
+        "cube": np.full(count, 200, np.float32),
+    })

@@ -16,12 +16,12 @@ from typing import Iterator
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yields a temporary path beside ``path``; on success renames it to ``path``, on error removes it.
 
-    The temporary name keeps the target's suffix (``out.tmp.png``) so libraries that infer a format from the
-    name still work. Parent directories are created.
+    The temporary name ends with the target's whole name (``.tmp123.net.weights.h5``) so libraries that infer a
+    format from the name still work. Parent directories are created.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
+    tmp = path.with_name(f".tmp{os.getpid()}.{path.name}")
     try:
         yield tmp
         os.replace(tmp, path)

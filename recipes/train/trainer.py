@@ -1,0 +1,156 @@
+"""One training loop for every network: ``tf.GradientTape`` under ``tf.function``, inside a ``tf.distribute`` strategy.
+
+A :class:`Task` (as in TF Model Garden) owns what differs between networks: the model, the input batches, the
+loss and any state of its own; :func:`fit` owns what is shared: the optimizer and its schedule, distribution,
+progress bars, TensorBoard, and checkpoints every epoch with exact resume (weights, optimizer slots, the data
+iterator's position, the task's state, the epoch counter). Dropout's seed state is checkpointed too, so a run
+killed mid-epoch and resumed ends with the same weights as one that was never interrupted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+from tqdm.auto import tqdm
+
+from recipes.config import StageConfig
+from zoo.fileio import atomic_path
+
+
+class Task:
+    """What one network's training needs. Subclasses set ``name`` and implement the three builders."""
+
+    name = "task"
+
+    def build_model(self) -> keras.Model:
+        """Returns the network to train (built inside the strategy's scope)."""
+        raise NotImplementedError
+
+    def build_inputs(self, batch_size: int) -> tf.data.Dataset:
+        """Returns an endless dataset of global batches of ``batch_size``."""
+        raise NotImplementedError
+
+    def per_example_loss(self, model: keras.Model, batch: dict) -> tf.Tensor:
+        """Returns the ``(B,)`` loss of each example of a (per-replica) batch."""
+        raise NotImplementedError
+
+    def state(self) -> dict:
+        """Trackable state of the task saved in its checkpoints (buffers, counters); none by default."""
+        return {}
+
+    def on_epoch_end(self, model: keras.Model, epoch: int) -> None:
+        """Hook after each epoch (e.g. growing a training set); nothing by default."""
+
+    def image_summaries(self, model: keras.Model, batch: dict) -> dict:
+        """Images ``{name: (B, H, W, 1) in [0, 1]}`` to log to TensorBoard once per epoch; none by default."""
+        return {}
+
+
+@dataclasses.dataclass
+class FitResult:
+    """What :func:`fit` returns: the trained model, the mean loss of each epoch, and the final weights file."""
+
+    model: keras.Model
+    losses: list[float]
+    weights_path: Path
+
+
+def _variables(model: keras.Model, optimizer) -> dict:
+    return {"model": list(model.variables), "optimizer": list(optimizer.variables)}
+
+
+def fit(task: Task, stage: StageConfig, workdir: str | Path, strategy: tf.distribute.Strategy | None = None,
+        steps_per_epoch: int | None = None, progress: bool = True, stop_after_steps: int | None = None) -> FitResult:
+    """Trains ``task``'s network for ``stage.epochs`` epochs, resuming from ``workdir`` if it holds a checkpoint.
+
+    Args:
+        task: the network's task.
+        stage: epochs, batch size, learning rate and its per-epoch decay.
+        workdir: folder for ``ckpt/`` (the latest epoch only), ``tb/`` (TensorBoard) and ``<name>.weights.h5``.
+        strategy: a ``tf.distribute`` strategy; the default (single device) strategy when None.
+        steps_per_epoch: batches per epoch (defaults to ``stage.steps_per_epoch``).
+        progress: show a tqdm bar with rate and ETA.
+        stop_after_steps: stop abruptly after this many steps of this call, as a crash would (tests resume).
+    Returns:
+        :class:`FitResult`; the weights are also written (atomically) to ``workdir/<name>.weights.h5``.
+    """
+    strategy = strategy or tf.distribute.get_strategy()
+    workdir = Path(workdir)
+    steps = steps_per_epoch or stage.steps_per_epoch
+    if not steps:
+        raise ValueError(f"stage {task.name!r} needs steps_per_epoch")
+    if stage.batch_size % strategy.num_replicas_in_sync:
+        raise ValueError(f"batch size {stage.batch_size} does not split across "
+                         f"{strategy.num_replicas_in_sync} replicas")
+    with strategy.scope():
+        model = task.build_model()
+        schedule = keras.optimizers.schedules.ExponentialDecay(stage.learning_rate, steps, stage.decay, staircase=True)
+        optimizer = keras.optimizers.Adam(schedule)
+        optimizer.build(model.trainable_variables)
+        epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+    iterator = iter(task.build_inputs(stage.batch_size))  # a plain iterator: checkpointable, unlike distributed ones
+    checkpoint = tf.train.Checkpoint(epoch=epoch, iterator=iterator, **_variables(model, optimizer), **task.state())
+    manager = tf.train.CheckpointManager(checkpoint, workdir / "ckpt", max_to_keep=1)
+    if manager.latest_checkpoint:
+        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+
+    def replica_step(batch):
+        with tf.GradientTape() as tape:
+            loss = tf.nn.compute_average_loss(task.per_example_loss(model, batch), global_batch_size=stage.batch_size)
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return loss
+
+    @tf.function
+    def distributed_step(batch):
+        losses = strategy.run(replica_step, args=(batch,))
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, losses, axis=None)
+
+    def train_step(iterator):
+        return distributed_step(_split_across_replicas(strategy, next(iterator)))
+
+    writer = tf.summary.create_file_writer(str(workdir / "tb" / task.name))
+    preview = next(iter(task.build_inputs(8)))
+    losses, done = [], 0
+    while int(epoch.numpy()) < stage.epochs:
+        current = int(epoch.numpy())
+        total = 0.0
+        with tqdm(total=steps * stage.batch_size, unit="img", disable=not progress, dynamic_ncols=True,
+                  desc=f"{task.name} epoch {current + 1}/{stage.epochs}") as bar:
+            for step in range(steps):
+                if stop_after_steps is not None and done >= stop_after_steps:
+                    return FitResult(model, losses, workdir / f"{task.name}.weights.h5")
+                loss = float(train_step(iterator))
+                if not math.isfinite(loss):
+                    raise FloatingPointError(f"{task.name}: loss became {loss} at epoch {current + 1}, step {step + 1}")
+                total += loss
+                done += 1
+                bar.update(stage.batch_size)
+                bar.set_postfix(loss=f"{total / (step + 1):.5f}")
+        losses.append(total / steps)
+        with writer.as_default(step=current + 1):
+            tf.summary.scalar(f"{task.name}/loss", losses[-1])
+            tf.summary.scalar(f"{task.name}/learning_rate", schedule(optimizer.iterations))
+            for name, image in task.image_summaries(model, preview).items():
+                tf.summary.image(f"{task.name}/{name}", image, max_outputs=4)
+        task.on_epoch_end(model, current + 1)
+        epoch.assign_add(1)
+        manager.save()
+    weights_path = workdir / f"{task.name}.weights.h5"
+    with atomic_path(weights_path) as tmp:
+        model.save_weights(tmp)
+    return FitResult(model, losses, weights_path)
+
+
+def _split_across_replicas(strategy: tf.distribute.Strategy, batch: dict):
+    """Splits a global batch evenly across the strategy's replicas (a no-op for a single replica)."""
+    count = strategy.num_replicas_in_sync
+    if count == 1:
+        return batch
+    return strategy.experimental_distribute_values_from_function(
+        lambda context: tf.nest.map_structure(lambda t: tf.split(t, count)[context.replica_id_in_sync_group], batch)
+    )
