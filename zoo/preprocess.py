@@ -64,9 +64,9 @@ def center_of_mass(
 ) -> np.ndarray:
     """Finds the hand as the centre of mass of the nearest depth blob.
 
-    Takes the pixels in ``(dmin, dmax)`` mm, keeps those within ``cube`` mm behind the nearest of them (the
-    0.5th percentile, robust to speckle), averages them in (u, v, d), then re-centres ``iterations`` times on
-    the pixels inside the cube around the current centre.
+    Takes the pixels in ``(dmin, dmax)`` mm, keeps those within ``cube`` mm behind the nearest of them, averages
+    them in (u, v, d), then re-centres ``iterations`` times on the pixels inside the cube around the current
+    centre. :func:`zoo.layers.geometry.center_of_mass` is the same algorithm in TF ops.
 
     Args:
         depth: ``(H, W)`` depth in mm, 0 where missing.
@@ -81,18 +81,17 @@ def center_of_mass(
     valid = (depth > dmin) & (depth < dmax)
     if not valid.any():
         raise NoHandError(f"no hand found: no depth pixel between {dmin:g} and {dmax:g} mm")
-    nearest = np.percentile(depth[valid], 0.5)
-    mask = valid & (depth < nearest + cube)
+    mask = valid & (depth < depth[valid].min() + cube)
     vs, us = np.nonzero(mask)
     com = np.array([us.mean(), vs.mean(), depth[mask].mean()])
+    vs, us = np.nonzero(valid)
+    ds = depth[vs, us]
     for _ in range(iterations):
-        u0, v0, u1, v1 = crop_box(com, cube, intrinsics)
-        inside = (us >= u0) & (us < u1) & (vs >= v0) & (vs < v1)
-        ds = depth[vs, us]
-        inside &= np.abs(ds - com[2]) < cube / 2
-        if not inside.any():
-            break
-        com = np.array([us[inside].mean(), vs[inside].mean(), ds[inside].mean()])
+        hu = cube / 2 * intrinsics.fx / max(com[2], 1.0)
+        hv = cube / 2 * intrinsics.fy / max(com[2], 1.0)
+        inside = (np.abs(us - com[0]) < hu) & (np.abs(vs - com[1]) < hv) & (np.abs(ds - com[2]) < cube / 2)
+        if inside.any():
+            com = np.array([us[inside].mean(), vs[inside].mean(), ds[inside].mean()])
     return com
 
 

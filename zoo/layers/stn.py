@@ -137,9 +137,6 @@ class STNCrop(keras.layers.Layer):
         crop = stn_crop(depth_mm, center_uvd, _as_cube(cube, center_uvd), intrinsics, self.size)
         return crop[..., None]
 
-    def compute_output_shape(self, depth_shape, *_):
-        return (depth_shape[0], self.size, self.size, 1)
-
     def get_config(self):
         return {**super().get_config(), "size": self.size}
 
@@ -157,9 +154,6 @@ class ISTNPaste(keras.layers.Layer):
             crop = crop[..., 0]
         frame = istn_paste(crop, center_uvd, _as_cube(cube, center_uvd), intrinsics, self.height, self.width, self.fill)
         return frame[..., None]
-
-    def compute_output_shape(self, crop_shape, *_):
-        return (crop_shape[0], self.height, self.width, 1)
 
     def get_config(self):
         return {**super().get_config(), "height": self.height, "width": self.width, "fill": self.fill}

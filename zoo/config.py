@@ -1,0 +1,147 @@
+"""Config dataclasses of the zoo's networks and loops, with ``paper`` and ``lite`` presets.
+
+``paper`` follows METHOD.md section 3 (the paper's layer tables); ``lite`` is our CPU/embedded size, trainable on
+two CPU cores within a session. A :class:`LoopConfig` round-trips through a plain dict (``to_dict`` /
+``from_dict``), which is how recipes and registry entries store it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+
+@dataclasses.dataclass
+class LocalizerConfig:
+    """Localizer (Fig. 4): conv/pool stages, then FC layers with dropout, output 3 (offset in cube units)."""
+
+    filters: tuple[int, ...] = (8, 8, 8)
+    kernels: tuple[int, ...] = (5, 5, 3)
+    pools: tuple[int, ...] = (4, 2, 1)
+    dense: tuple[int, ...] = (1024, 1024)
+    dropout: float = 0.3
+
+
+@dataclasses.dataclass
+class PredictorConfig:
+    """Predictor (Fig. 5, DeepPrior++): stem conv, pre-activation bottleneck stages, FC, PCA prior.
+
+    Attributes:
+        stem: filters of the 5x5 stem convolution (followed by 2x2 max-pooling).
+        stages: output filters of each residual stage; each halves the resolution in its first module.
+        blocks: bottleneck modules per stage.
+        dense: widths of the FC layers (each followed by dropout).
+        bottleneck: size of the pose embedding, mapped to 3J by the fixed PCA layer.
+    """
+
+    stem: int = 32
+    stages: tuple[int, ...] = (64, 128, 256, 256)
+    blocks: int = 5
+    dense: tuple[int, ...] = (1024, 1024)
+    dropout: float = 0.3
+    bottleneck: int = 30
+
+
+@dataclasses.dataclass
+class SynthesizerConfig:
+    """Synthesizer (Fig. 6): FC layers to ``base x base x channels``, then [unpool x2, conv] stages, tanh head."""
+
+    dense: tuple[int, ...] = (1024, 2048, 2048, 2048)
+    base: int = 8
+    channels: int = 32
+    kernel: int = 5
+
+
+@dataclasses.dataclass
+class UpdaterConfig:
+    """Updater (Fig. 7): strided convolutions on (input crop, synthesized crop), FC layers, linear 3J output."""
+
+    filters: tuple[int, ...] = (32, 32, 32, 32)
+    kernels: tuple[int, ...] = (5, 5, 3, 3)
+    dense: tuple[int, ...] = (1024, 1024)
+
+
+@dataclasses.dataclass
+class LoopConfig:
+    """A feedback loop: its networks and its geometry.
+
+    Attributes:
+        size: ``paper`` or ``lite`` (which preset the network configs came from).
+        num_joints: J, joints of the pose (21 for the MSRA-order synthetic hand).
+        joint_set: name of the joint order (:mod:`zoo.joints`).
+        iterations: N, synthesize-update iterations, fixed when the loop is built.
+        cube_mm: side of the metric crop cube, mm.
+        crop: crop side, pixels.
+        height, width: input frame size, pixels.
+        reference_joint: joint the localizer finds and the crop centres on (middle MCP).
+        object: None for a hand loop; the name of a :data:`zoo.objects.OBJECTS` model for a hand-object loop.
+    """
+
+    size: str = "lite"
+    num_joints: int = 21
+    joint_set: str = "msra21"
+    iterations: int = 2
+    cube_mm: float = 300.0
+    crop: int = 128
+    height: int = 480
+    width: int = 640
+    reference_joint: int = 5
+    object: str | None = None
+    localizer: LocalizerConfig = dataclasses.field(default_factory=LocalizerConfig)
+    predictor: PredictorConfig = dataclasses.field(default_factory=PredictorConfig)
+    synthesizer: SynthesizerConfig = dataclasses.field(default_factory=SynthesizerConfig)
+    updater: UpdaterConfig = dataclasses.field(default_factory=UpdaterConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain, JSON/YAML-ready dict of every field."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "LoopConfig":
+        """Builds a config from a dict; ``size`` picks the preset that missing network fields come from.
+
+        Raises:
+            ValueError: naming unknown keys or an unknown size.
+        """
+        values = dict(values)
+        size = values.get("size", "lite")
+        if size not in PRESETS:
+            raise ValueError(f"unknown loop size {size!r}: expected one of {sorted(PRESETS)}")
+        base = PRESETS[size]()
+        for name in _NETWORKS:
+            if name in values:
+                values[name] = _update(getattr(base, name), values[name], name)
+        return _update(base, values, "loop")
+
+
+_NETWORKS = ("localizer", "predictor", "synthesizer", "updater")
+
+
+def _update(config, values: dict[str, Any], where: str):
+    if not isinstance(values, dict):
+        return values
+    known = {f.name for f in dataclasses.fields(config)}
+    unknown = set(values) - known
+    if unknown:
+        raise ValueError(f"{where}: unknown keys {sorted(unknown)}; known: {sorted(known)}")
+    fixed = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+    return dataclasses.replace(config, **fixed)
+
+
+def paper() -> LoopConfig:
+    """The paper's network sizes (METHOD.md section 3)."""
+    return LoopConfig(size="paper")
+
+
+def lite() -> LoopConfig:
+    """Small networks for CPUs and embedded boards: one bottleneck per stage, narrow synthesizer and FCs."""
+    return LoopConfig(
+        size="lite",
+        localizer=LocalizerConfig(dense=(256, 256)),
+        predictor=PredictorConfig(stem=16, stages=(32, 64, 96, 128), blocks=1, dense=(512, 512)),
+        synthesizer=SynthesizerConfig(dense=(512, 1024), channels=12),
+        updater=UpdaterConfig(filters=(16, 32, 32, 32), dense=(512, 512)),
+    )
+
+
+PRESETS = {"paper": paper, "lite": lite}

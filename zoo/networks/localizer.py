@@ -1,0 +1,30 @@
+"""Localizer (Fig. 4): 128x128 crop -> offset (u, v, d) to the reference joint, in cube units."""
+
+from __future__ import annotations
+
+import keras
+
+from zoo.config import LocalizerConfig
+from zoo.networks.common import dense_head
+
+
+def conv_trunk(x, filters, kernels, pools, prefix: str):
+    """Conv (ReLU, same padding) + max-pool stages; a pool of 1 means none. Returns the flattened features."""
+    for i, (f, k, p) in enumerate(zip(filters, kernels, pools), 1):
+        x = keras.layers.Conv2D(f, k, padding="same", activation="relu", name=f"{prefix}_conv{i}")(x)
+        if p > 1:
+            x = keras.layers.MaxPooling2D(p, name=f"{prefix}_pool{i}")(x)
+    return keras.layers.Flatten(name=f"{prefix}_flatten")(x)
+
+
+def build_localizer(config: LocalizerConfig, crop: int = 128, outputs: int = 3, name: str = "localizer"):
+    """Builds the localizer: ``(B, crop, crop, 1)`` normalised depth -> ``(B, outputs)`` cube units.
+
+    With ``outputs=24`` and a reshape this is also the object predictor's light trunk (8 corners x 3).
+    """
+    prefix = name[:3] if name == "localizer" else name
+    inputs = keras.Input((crop, crop, 1), name=f"{name}_crop")
+    x = conv_trunk(inputs, config.filters, config.kernels, config.pools, prefix)
+    x = dense_head(x, config.dense, config.dropout, prefix)
+    out = keras.layers.Dense(outputs, name=f"{prefix}_out")(x)
+    return keras.Model(inputs, out, name=name)

@@ -1,0 +1,41 @@
+"""Synthesizer (Fig. 6): pose (J, 3) -> FC -> 8x8xC -> [unpool x2, conv] stages -> tanh depth crop.
+
+Grown layer by layer in training: ``stages=0`` outputs 8x8, each further stage doubles the resolution up to
+128x128 at ``stages=4``. Layers keep their names across stage counts, and each resolution has its own 1-channel
+head (``synth_head_16``), so :func:`zoo.networks.transfer_weights` carries a trained stage into the next.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from zoo.config import SynthesizerConfig
+from zoo.layers.unpool import ZeroUnpool2D
+from zoo.networks.common import dense_head
+
+FULL_STAGES = 4
+"""Unpool+conv stages of the full-resolution (128x128) synthesizer."""
+
+
+def build_synthesizer(config: SynthesizerConfig, num_joints: int, stages: int = FULL_STAGES,
+                      name: str = "synthesizer"):
+    """Builds the synthesizer: ``(B, num_joints, 3)`` cube units -> ``(B, S, S, 1)`` depth in [-1, 1].
+
+    Args:
+        stages: unpool+conv stages, 0-4; the output side is ``config.base * 2**stages`` pixels.
+    """
+    if not 0 <= stages <= FULL_STAGES:
+        raise ValueError(f"synthesizer stages must be 0-{FULL_STAGES}, got {stages}")
+    inputs = keras.Input((num_joints, 3), name=f"{name}_pose")
+    x = keras.layers.Flatten(name="synth_flatten")(inputs)
+    x = dense_head(x, config.dense, 0.0, "synth")
+    base = config.base
+    x = keras.layers.Dense(base * base * config.channels, activation="relu", name="synth_fc_grid")(x)
+    x = keras.layers.Reshape((base, base, config.channels), name="synth_grid")(x)
+    for s in range(1, stages + 1):
+        x = ZeroUnpool2D(name=f"synth_unpool{s}")(x)
+        x = keras.layers.Conv2D(config.channels, config.kernel, padding="same", activation="relu",
+                                name=f"synth_conv{s}")(x)
+    size = base * 2**stages
+    out = keras.layers.Conv2D(1, config.kernel, padding="same", activation="tanh", name=f"synth_head_{size}")(x)
+    return keras.Model(inputs, out, name=name)
