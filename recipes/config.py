@@ -24,13 +24,14 @@ class AugmentConfig:
         rotation_deg: in-plane rotation drawn uniformly from +-rotation_deg, degrees.
         scale_sigma: cube scale factor ``|1 + N(0, scale_sigma)|``.
         translation_mm: standard deviation of the crop-centre shift per axis, mm.
-        localizer_jitter_mm: standard deviation of the crop-centre shift the localizer learns to undo, mm.
+        localizer_jitter_mm: standard deviation of the shift added to the centre-of-mass detection around which
+            the localizer's crops are taken, mm.
     """
 
     rotation_deg: float = 180.0
     scale_sigma: float = 0.02
     translation_mm: float = 5.0
-    localizer_jitter_mm: float = 15.0
+    localizer_jitter_mm: float = 10.0
 
 
 @dataclasses.dataclass

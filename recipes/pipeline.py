@@ -35,13 +35,13 @@ def augment(batch: dict, config: AugmentConfig, seed, reference_joint: int, enab
 
     Args:
         batch: ``depth`` ``(B, H, W)`` mm, ``intrinsics`` ``(B, 4)``, ``joints_uvd`` ``(B, J, 3)`` pixels/mm,
-            ``cube`` ``(B,)`` mm.
+            ``com_uvd`` ``(B, 3)`` the centre-of-mass detection, ``cube`` ``(B,)`` mm.
         seed: ``(2,)`` int stateless seed of this batch.
         reference_joint: index of the joint the crop centres on.
         enabled: False gives the unaugmented crop around the true reference joint (test data); the localizer's
             jitter is drawn either way.
-        localizer: True crops around the reference joint shifted by ``N(0, localizer_jitter_mm)``, the
-            localizer's input; ``offset`` is then the way back to the reference joint.
+        localizer: True crops around the centre-of-mass detection shifted by ``N(0, localizer_jitter_mm)``, as
+            the loop's first crop sees it; ``offset`` is then the way to the reference joint.
     Returns:
         dict with ``crop`` ``(B, 128, 128, 1)`` normalised depth, ``pose`` ``(B, J, 3)`` cube units (y down)
         relative to ``center_xyz`` ``(B, 3)`` mm, ``offset`` ``(B, 3)`` cube units from the crop centre to the
@@ -58,8 +58,10 @@ def augment(batch: dict, config: AugmentConfig, seed, reference_joint: int, enab
     loc_shift = tf.random.stateless_normal([size, 3], keys[3]) * config.localizer_jitter_mm
 
     cube = batch["cube"] * scale
-    reference = joints_xyz[:, reference_joint] + shift
-    center_xyz = reference + loc_shift if localizer else reference
+    if localizer:
+        center_xyz = tf_uvd_to_xyz(batch["com_uvd"], intr) + loc_shift
+    else:
+        center_xyz = joints_xyz[:, reference_joint] + shift
     center_uvd = tf_xyz_to_uvd(center_xyz, intr)
     joints_uvd = _rotate_about(tf_xyz_to_uvd(joints_xyz, intr), center_uvd, angle)
     half = (cube / 2)[:, None]
@@ -80,7 +82,8 @@ def training_dataset(frames: tf.data.Dataset, config: AugmentConfig, batch_size:
     """Turns a dataset of parsed frames into batches of augmented crops (see :func:`augment`), endlessly.
 
     Frames are shuffled per epoch (seeded), batched, then cropped with parallel, order-preserving maps and
-    prefetched. Batch ``n`` of the stream (counting over epochs) draws its augmentation from the stateless seed ``(seed, n)``.
+    prefetched. Each batch also carries ``seed`` ``(B, 2)``: a stateless seed per example (``(seed, n)`` for the
+    n-th example of the stream) for tasks that draw random numbers of their own. Batch ``n`` of the stream (counting over epochs) draws its augmentation from the stateless seed ``(seed, n)``.
     """
     if shuffle_buffer:
         frames = frames.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
@@ -88,7 +91,10 @@ def training_dataset(frames: tf.data.Dataset, config: AugmentConfig, batch_size:
     counter = tf.data.Dataset.counter()
 
     def crop(index, batch):
-        return augment(batch, config, tf.stack([tf.cast(seed, tf.int64), index]), reference_joint, augmented, localizer)
+        out = augment(batch, config, tf.stack([tf.cast(seed, tf.int64), index]), reference_joint, augmented, localizer)
+        examples = index * batch_size + tf.range(batch_size, dtype=tf.int64)
+        out["seed"] = tf.stack([tf.fill([batch_size], tf.cast(seed, tf.int64)), examples], -1)
+        return out
 
     return (tf.data.Dataset.zip(counter, frames)
             .map(crop, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

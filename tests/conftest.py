@@ -39,7 +39,8 @@ def blob_frames(count: int, seed: int = 0, height: int = 240, width: int = 320):
         depth[i, int(c[1]) - h:int(c[1]) + h, int(c[0]) - w:int(c[0]) + w] = c[2]
         uvd[i] = c + rng.normal(0, [w, h, 10], (21, 3))
         uvd[i, 5] = c
+    com = uvd[:, 5] + rng.normal(0, [3, 3, 10], (count, 3)).astype(np.float32)
     return tf.data.Dataset.from_tensor_slices({
-        "depth": depth, "intrinsics": np.tile(cam.as_array(), (count, 1)), "joints_uvd": uvd,
+        "depth": depth, "intrinsics": np.tile(cam.as_array(), (count, 1)), "joints_uvd": uvd, "com_uvd": com,
         "cube": np.full(count, 200, np.float32),
     })

@@ -13,6 +13,8 @@ import sys
 
 COMMANDS: dict[str, str] = {
     "compare": "zoo.cli.compare",
+    "data": "zoo.cli.data",
+    "train": "zoo.cli.train",
 }
 """Subcommand name -> module holding ``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``."""
 

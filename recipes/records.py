@@ -1,0 +1,192 @@
+"""The frame record: one depth frame with its labels, as stored in TFRecord shards by every data source.
+
+The synthetic generator and the real-dataset converters write the same records, so training pipelines read any
+of them alike. Depth is stored compactly as a 16-bit PNG of the window holding the hand (``window`` gives its
+top-left pixel in the frame), and pasted back into a zero frame of ``frame_size`` when read.
+
+Fields (units): ``depth_png`` 16-bit PNG, mm; ``window`` (x0, y0) pixels; ``frame_size`` (H, W) pixels;
+``intrinsics`` (fx, fy, cx, cy) pixels; ``y_up`` the camera's y convention of ``joints_xyz``; ``joints_xyz`` (J, 3)
+mm; ``joints_uvd`` (J, 3) pixels and mm; ``joint_set`` name; ``com_uvd`` (3,) the centre-of-mass hand detection
+of :func:`zoo.preprocess.center_of_mass` (pixels, mm); ``cube`` mm; ``subject`` id.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from zoo.camera import Intrinsics
+
+SHARD_PATTERN = "shard-{index:05d}-of-{count:05d}.tfrecord"
+MANIFEST = "manifest.json"
+
+
+@dataclasses.dataclass
+class Frame:
+    """One labelled depth frame.
+
+    Attributes:
+        depth_mm: ``(H, W)`` float32 depth in mm, 0 where missing.
+        intrinsics: the camera.
+        joints_xyz: ``(J, 3)`` joints in camera mm, in the camera's own y convention.
+        joint_set: name of the joint order (:mod:`zoo.joints`).
+        cube: crop cube side for this frame, mm.
+        com_uvd: ``(3,)`` hand centre found by centre of mass, pixels and mm.
+        subject: id of the person (or synthetic subject).
+    """
+
+    depth_mm: np.ndarray
+    intrinsics: Intrinsics
+    joints_xyz: np.ndarray
+    joint_set: str
+    cube: float
+    com_uvd: np.ndarray
+    subject: int = 0
+
+    @property
+    def joints_uvd(self) -> np.ndarray:
+        """``(J, 3)`` joints in pixels and mm."""
+        return self.intrinsics.xyz_to_uvd(self.joints_xyz)
+
+
+def _png16(window: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(window.astype(np.uint16)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def encode_frame(frame: Frame) -> bytes:
+    """Serialises a :class:`Frame` to a ``tf.train.Example`` (depth rounded to whole mm, window-cropped)."""
+    import tensorflow as tf
+
+    depth = np.rint(frame.depth_mm).clip(0, 65535)
+    rows, cols = np.nonzero(depth)
+    y0, y1, x0, x1 = (rows.min(), rows.max() + 1, cols.min(), cols.max() + 1) if len(rows) else (0, 1, 0, 1)
+    cam = frame.intrinsics
+
+    def floats(values):
+        return tf.train.Feature(float_list=tf.train.FloatList(value=np.asarray(values, np.float32).ravel()))
+
+    def ints(values):
+        return tf.train.Feature(int64_list=tf.train.Int64List(value=np.asarray(values, np.int64).ravel()))
+
+    def text(value):
+        return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
+
+    features = {
+        "depth_png": text(_png16(depth[y0:y1, x0:x1])),
+        "window": ints([x0, y0]),
+        "frame_size": ints(depth.shape),
+        "intrinsics": floats(cam.as_array()),
+        "camera": text(json.dumps(dataclasses.asdict(cam)).encode()),
+        "y_up": ints([cam.y_up]),
+        "joints_xyz": floats(frame.joints_xyz),
+        "joints_uvd": floats(frame.joints_uvd),
+        "joint_set": text(frame.joint_set.encode()),
+        "com_uvd": floats(frame.com_uvd),
+        "cube": floats([frame.cube]),
+        "subject": ints([frame.subject]),
+    }
+    return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString()
+
+
+def decode_frame(record: bytes) -> Frame:
+    """Parses a serialised record back into a :class:`Frame` (numpy), depth pasted into the full frame."""
+    import tensorflow as tf
+
+    example = tf.train.Example.FromString(record)
+    f = example.features.feature
+    window = np.asarray(Image.open(io.BytesIO(f["depth_png"].bytes_list.value[0])), np.float32)
+    x0, y0 = f["window"].int64_list.value
+    depth = np.zeros(tuple(f["frame_size"].int64_list.value), np.float32)
+    depth[y0:y0 + window.shape[0], x0:x0 + window.shape[1]] = window
+    cam = Intrinsics(**json.loads(f["camera"].bytes_list.value[0]))
+    return Frame(
+        depth_mm=depth, intrinsics=cam,
+        joints_xyz=np.asarray(f["joints_xyz"].float_list.value, np.float32).reshape(-1, 3),
+        joint_set=f["joint_set"].bytes_list.value[0].decode(), cube=f["cube"].float_list.value[0],
+        com_uvd=np.asarray(f["com_uvd"].float_list.value), subject=f["subject"].int64_list.value[0],
+    )
+
+
+def parse_example(serialized, num_joints: int, height: int, width: int) -> dict:
+    """tf.data parser: a serialised record -> dict of fixed-shape tensors.
+
+    Returns ``depth`` ``(H, W)`` float32 mm, ``intrinsics`` ``(4,)``, ``joints_uvd`` and ``joints_xyz``
+    ``(J, 3)``, ``com_uvd`` ``(3,)``, ``cube`` scalar mm, ``y_up`` bool, ``subject`` int64.
+    """
+    import tensorflow as tf
+
+    spec = {
+        "depth_png": tf.io.FixedLenFeature([], tf.string),
+        "window": tf.io.FixedLenFeature([2], tf.int64),
+        "intrinsics": tf.io.FixedLenFeature([4], tf.float32),
+        "y_up": tf.io.FixedLenFeature([1], tf.int64),
+        "joints_xyz": tf.io.FixedLenFeature([num_joints * 3], tf.float32),
+        "joints_uvd": tf.io.FixedLenFeature([num_joints * 3], tf.float32),
+        "com_uvd": tf.io.FixedLenFeature([3], tf.float32),
+        "cube": tf.io.FixedLenFeature([1], tf.float32),
+        "subject": tf.io.FixedLenFeature([1], tf.int64),
+    }
+    f = tf.io.parse_single_example(serialized, spec)
+    window = tf.cast(tf.io.decode_png(f["depth_png"], channels=1, dtype=tf.uint16)[..., 0], tf.float32)
+    x0, y0 = tf.cast(f["window"][0], tf.int32), tf.cast(f["window"][1], tf.int32)
+    shape = tf.shape(window)
+    depth = tf.pad(window, [[y0, height - y0 - shape[0]], [x0, width - x0 - shape[1]]])
+    depth = tf.ensure_shape(depth, [height, width])
+    return {
+        "depth": depth,
+        "intrinsics": f["intrinsics"],
+        "joints_uvd": tf.reshape(f["joints_uvd"], [num_joints, 3]),
+        "joints_xyz": tf.reshape(f["joints_xyz"], [num_joints, 3]),
+        "com_uvd": f["com_uvd"],
+        "cube": f["cube"][0],
+        "y_up": f["y_up"][0] > 0,
+        "subject": f["subject"][0],
+    }
+
+
+def shard_path(directory: str | Path, index: int, count: int) -> Path:
+    """Path of shard ``index`` of ``count`` in ``directory``."""
+    return Path(directory) / SHARD_PATTERN.format(index=index, count=count)
+
+
+def read_manifest(directory: str | Path) -> dict:
+    """Reads a shard folder's manifest (settings, frame size, joint count).
+
+    Raises:
+        FileNotFoundError: naming the folder when it holds no manifest.
+    """
+    path = Path(directory) / MANIFEST
+    if not path.is_file():
+        raise FileNotFoundError(f"{directory} holds no {MANIFEST}: not a handloop shard folder")
+    return json.loads(path.read_text())
+
+
+def list_shards(directory: str | Path) -> list[Path]:
+    """The complete shards of a folder, in order; raises ValueError naming the missing ones."""
+    manifest = read_manifest(directory)
+    count = manifest["shards"]
+    paths = [shard_path(directory, i, count) for i in range(count)]
+    missing = [p.name for p in paths if not p.is_file()]
+    if missing:
+        raise ValueError(f"{directory} is incomplete: {len(missing)} of {count} shards missing (e.g. {missing[0]}); "
+                         "run the generation or conversion again to resume it")
+    return paths
+
+
+def frames_dataset(directory: str | Path):
+    """A tf.data.Dataset of parsed frames (:func:`parse_example`) from a complete shard folder."""
+    import tensorflow as tf
+
+    manifest = read_manifest(directory)
+    files = [str(p) for p in list_shards(directory)]
+    height, width = manifest["frame_size"]
+    return tf.data.TFRecordDataset(files).map(
+        lambda s: parse_example(s, manifest["num_joints"], height, width), num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True)

@@ -1,0 +1,145 @@
+"""A kinematic hand: per-subject shape, joint-angle limits, forward kinematics to 21 MSRA-order joints, and the
+capsules and ellipsoids that render it.
+
+Hand frame (mm): origin at the wrist, x towards the thumb side (radial), y towards the fingers (distal), z out of
+the back of the hand (dorsal); the palm faces -z. A right hand.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+FINGERS = ("index", "middle", "ring", "pinky")
+
+# Base geometry of an average adult hand, mm.
+_MCP = {"index": (24.0, 84.0, 0.0), "middle": (3.0, 89.0, 0.0), "ring": (-16.0, 84.0, 0.0), "pinky": (-33.0, 74.0, 0.0)}
+_BONES = {"index": (40.0, 23.0, 19.0), "middle": (45.0, 27.0, 20.0), "ring": (42.0, 26.0, 20.0),
+          "pinky": (33.0, 19.0, 18.0), "thumb": (42.0, 32.0, 27.0)}
+_CMC = (22.0, 22.0, -10.0)
+_RADIUS = {"index": 9.0, "middle": 9.5, "ring": 9.0, "pinky": 8.0, "thumb": 10.5}
+
+LIMITS_DEG = {
+    # finger: MCP flexion, MCP abduction, PIP flexion (DIP follows as 2/3 PIP +- 10)
+    "mcp_flex": (-20.0, 90.0),
+    "mcp_abd": (-20.0, 20.0),
+    "pip_flex": (0.0, 110.0),
+    # thumb: CMC flexion (across the palm), CMC abduction (away from the palm), MCP and IP flexion
+    "cmc_flex": (-15.0, 60.0),
+    "cmc_abd": (0.0, 70.0),
+    "tmcp_flex": (0.0, 60.0),
+    "ip_flex": (-10.0, 80.0),
+}
+"""Joint-angle limits of a real hand, degrees (flexion bends towards the palm)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class HandShape:
+    """A subject's hand: overall scale, per-bone length factors, thickness factors."""
+
+    scale: float
+    bone_factors: np.ndarray  # (5, 3): per finger (index..pinky, thumb) and bone
+    finger_thickness: float
+    palm_thickness: float
+
+    @classmethod
+    def sample(cls, rng: np.random.Generator) -> "HandShape":
+        """Draws a subject: scale 0.85-1.15, bone lengths +-8 %, thickness +-15 %."""
+        return cls(scale=rng.uniform(0.85, 1.15), bone_factors=rng.uniform(0.92, 1.08, (5, 3)),
+                   finger_thickness=rng.uniform(0.85, 1.15), palm_thickness=rng.uniform(0.85, 1.15))
+
+
+@dataclasses.dataclass(frozen=True)
+class HandPose:
+    """Joint angles in radians: fingers ``(4, 4)`` [MCP flex, MCP abd, PIP flex, DIP flex] (index..pinky),
+    thumb ``(4,)`` [CMC flex, CMC abd, MCP flex, IP flex]."""
+
+    fingers: np.ndarray
+    thumb: np.ndarray
+
+
+def _rx(a):
+    c, s = np.cos(a), np.sin(a)
+    return np.array([[1, 0, 0], [0, c, -s], [0, s, c]])
+
+
+def _rz(a):
+    c, s = np.cos(a), np.sin(a)
+    return np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
+
+
+def _chain(start, frame, lengths, flexions):
+    """Walks a finger: each bone along the frame's y, flexing about x towards -z (palm). Returns (3, 3) joints."""
+    points, p = [], np.asarray(start, np.float64)
+    for length, flex in zip(lengths, flexions):
+        frame = frame @ _rx(-flex)
+        p = p + frame @ np.array([0.0, length, 0.0])
+        points.append(p)
+    return np.array(points)
+
+
+def forward_kinematics(shape: HandShape, pose: HandPose) -> np.ndarray:
+    """Joint positions ``(21, 3)`` in the hand frame, mm, MSRA order (wrist; index..pinky MCP,PIP,DIP,tip; thumb)."""
+    joints = [np.zeros(3)]
+    for i, finger in enumerate(FINGERS):
+        mcp = np.array(_MCP[finger]) * shape.scale
+        lengths = np.array(_BONES[finger]) * shape.bone_factors[i] * shape.scale
+        flex, abd, pip, dip = pose.fingers[i]
+        spread = np.radians((i - 1.5) * 6.0)  # fingers fan out slightly at rest
+        frame = _rz(spread - abd)
+        joints += [mcp, *_chain(mcp, frame, lengths, (flex, pip, dip))]
+    cmc = np.array(_CMC) * shape.scale
+    lengths = np.array(_BONES["thumb"]) * shape.bone_factors[4] * shape.scale
+    cmc_flex, cmc_abd, mcp_flex, ip_flex = pose.thumb
+    # At rest the thumb points 40 deg radially off the fingers; flexion swings it across the palm, abduction lifts
+    # it palmar, off the palm's plane.
+    frame = _rz(np.radians(-40.0) + cmc_flex) @ _rx(-cmc_abd)
+    thumb = _chain(cmc, frame, lengths, (0.0, mcp_flex, ip_flex))
+    joints += [cmc, *thumb]
+    return np.array(joints)
+
+
+def hand_primitives(shape: HandShape, joints: np.ndarray, forearm_mm: float = 400.0):
+    """Capsules and ellipsoids of a hand with its joints ``(21, 3)`` in any frame (rigidly placed), mm.
+
+    Returns:
+        ``(starts (P, 3), ends (P, 3), radii (P,))`` capsules: the 15 finger bones, the thumb metacarpal, four
+        palm rays from the wrist to the MCPs, and the forearm (long enough to leave the frame);
+        ``(centers (E, 3), axes (E, 3, 3), radii (E, 3))`` ellipsoids: the palm.
+    """
+    t = shape.finger_thickness * shape.scale
+    starts, ends, radii = [], [], []
+    for i, finger in enumerate(FINGERS):
+        base = 1 + 4 * i
+        chain = joints[base:base + 4]
+        r = _RADIUS[finger] * t
+        for k in range(3):
+            starts.append(chain[k])
+            ends.append(chain[k + 1])
+            radii.append(r * (1.0 - 0.08 * k))
+        starts.append(joints[0])
+        ends.append(chain[0])
+        radii.append(11.0 * shape.palm_thickness * shape.scale)
+    thumb = joints[17:21]
+    for k in range(3):
+        starts.append(thumb[k])
+        ends.append(thumb[k + 1])
+        radii.append(_RADIUS["thumb"] * t * (1.15 - 0.1 * k))
+    # Palm frame from the wrist and the index/pinky MCPs.
+    distal = joints[9] - joints[0]
+    distal /= np.linalg.norm(distal)
+    radial = joints[5] - joints[13]
+    radial -= distal * (radial @ distal)
+    radial /= np.linalg.norm(radial)
+    dorsal = np.cross(radial, distal)
+    forearm_end = joints[0] - distal * forearm_mm
+    starts.append(joints[0] - distal * 10.0)
+    ends.append(forearm_end)
+    radii.append(26.0 * shape.scale)
+    palm_axes = np.stack([radial, distal, dorsal], -1)
+    palm_center = joints[0] + 0.55 * (joints[9] - joints[0]) + 2.0 * radial * shape.scale
+    palm_radii = np.array([40.0, 48.0, 14.0 * shape.palm_thickness]) * shape.scale
+    capsules = (np.array(starts), np.array(ends), np.array(radii))
+    ellipsoids = (palm_center[None], palm_axes[None], palm_radii[None])
+    return capsules, ellipsoids

@@ -1,0 +1,184 @@
+"""The training tasks of the hand loop's networks (METHOD.md sections 3-4), one class per network.
+
+Every task reads the same augmented batches (:func:`recipes.pipeline.training_dataset`) and differs only in its
+model and loss; :func:`recipes.train.trainer.fit` runs them all.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from recipes.config import Recipe
+from recipes.pipeline import training_dataset
+from recipes.train.trainer import Task
+from zoo import networks
+from zoo.config import LoopConfig
+
+
+class _RecipeTask(Task):
+    """Holds the recipe, its loop config and the stream of training frames."""
+
+    def __init__(self, recipe: Recipe, frames: tf.data.Dataset, config: LoopConfig):
+        self.recipe, self.frames, self.config = recipe, frames, config
+
+    def build_inputs(self, batch_size: int, localizer: bool = False) -> tf.data.Dataset:
+        return training_dataset(self.frames, self.recipe.augment, batch_size, self.recipe.seed,
+                                self.recipe.data.reference_joint, shuffle_buffer=self.recipe.data.shuffle_buffer,
+                                localizer=localizer)
+
+
+def squared_distance(a, b):
+    """Per-example squared L2 distance between ``(B, ...)`` tensors, ``(B,)``."""
+    return tf.reduce_sum(tf.reshape(tf.square(a - b), [tf.shape(a)[0], -1]), -1)
+
+
+class LocalizerTask(_RecipeTask):
+    """Localizer: crop around a jittered centre -> offset to the reference joint, squared L2 (eq. 5)."""
+
+    name = "localizer"
+
+    def build_model(self):
+        return networks.build_localizer(self.config.localizer)
+
+    def build_inputs(self, batch_size):
+        return super().build_inputs(batch_size, localizer=True)
+
+    def per_example_loss(self, model, batch):
+        return squared_distance(model(batch["crop"], training=True), batch["offset"])
+
+
+def fit_pca(poses: np.ndarray, components: int) -> tuple[np.ndarray, np.ndarray]:
+    """Principal components of ``(N, J, 3)`` normalised poses: returns ``(components, 3J)`` and the ``(3J,)`` mean."""
+    flat = poses.reshape(len(poses), -1).astype(np.float64)
+    mean = flat.mean(axis=0)
+    _, _, vt = np.linalg.svd(flat - mean, full_matrices=False)
+    return vt[:components].astype(np.float32), mean.astype(np.float32)
+
+
+class PredictorTask(_RecipeTask):
+    """Predictor: crop -> PCA-decoded pose, squared L2 to the ground truth (eq. 6).
+
+    The PCA prior is fitted first on ``pca_batches`` batches of augmented training poses.
+    """
+
+    name = "predictor"
+    pca_batches = 40
+
+    def build_model(self):
+        model = networks.build_predictor(self.config.predictor, self.config.num_joints)
+        batches = self.build_inputs(256).take(self.pca_batches)
+        poses = np.concatenate([b["pose"].numpy() for b in batches])
+        networks.set_pca(model, *fit_pca(poses, self.config.predictor.bottleneck))
+        return model
+
+    def per_example_loss(self, model, batch):
+        return squared_distance(model(batch["crop"], training=True), batch["pose"])
+
+
+class SynthesizerTask(_RecipeTask):
+    """Synthesizer grown layer by layer: pose -> depth crop at ``8 * 2**stages`` pixels, mean squared error (eq. 7).
+
+    The target is the input crop averaged down to the current resolution. The weights of the previous resolution
+    (the ``.weights.h5`` file ``previous``) are carried over by layer name.
+    """
+
+    def __init__(self, recipe, frames, config, stages: int, previous=None):
+        super().__init__(recipe, frames, config)
+        self.stages, self.previous = stages, previous
+        self.name = f"synthesizer-{8 * 2 ** stages}"
+
+    def build_model(self):
+        model = networks.build_synthesizer(self.config.synthesizer, self.config.num_joints, stages=self.stages)
+        if self.previous is not None:
+            smaller = networks.build_synthesizer(self.config.synthesizer, self.config.num_joints, self.stages - 1)
+            smaller.load_weights(self.previous)
+            networks.transfer_weights(smaller, model)
+        return model
+
+    def _target(self, crop):
+        size = 8 * 2**self.stages
+        return tf.image.resize(crop, [size, size], method="area")
+
+    def per_example_loss(self, model, batch):
+        image = model(batch["pose"], training=True)
+        return tf.reduce_mean(tf.square(image - self._target(batch["crop"])), axis=[1, 2, 3])
+
+    def image_summaries(self, model, batch):
+        image = model(batch["pose"], training=False)
+        return {"target": (self._target(batch["crop"]) + 1) / 2, "synthesized": (image + 1) / 2}
+
+
+class UpdaterTask(_RecipeTask):
+    """Updater with the hinge loss of section 3.5 on poses drawn from the training set T_D.
+
+    For each example one pose ``p'`` is drawn from T_D: the ground truth ``p`` (its update should be zero), the
+    predictor's output, Gaussian copies of either (sigma 0.02-0.15 cube units), and, from epoch 2 on (the set
+    grows every ``grow_every`` epochs), poses made by applying the current updater to those, and ``p + e`` with
+    ``e`` drawn from the distribution of errors the current loop still makes (a buffer of observed ``p'' - p``,
+    refreshed each time the set grows). The set is built online from each augmented batch rather than stored,
+    since a stored pose would not match the re-augmented image. Loss (lambda = 0.6):
+    ``max(0, ||p' + updater(D, synth(p')) - p|| - lambda ||p' - p||)``.
+    """
+
+    name = "updater"
+    hinge_lambda = 0.6
+    grow_every = 2
+    buffer_size = 4096
+
+    def __init__(self, recipe, frames, config, predictor: keras.Model, synthesizer: keras.Model):
+        super().__init__(recipe, frames, config)
+        self.predictor, self.synthesizer = predictor, synthesizer
+        self.predictor.trainable = self.synthesizer.trainable = False
+        self.grown = tf.Variable(0, dtype=tf.int64, trainable=False, name="grown")
+        self.errors = tf.Variable(tf.zeros([self.buffer_size, config.num_joints, 3]), trainable=False, name="errors")
+
+    def build_model(self):
+        return networks.build_updater(self.config.updater, self.config.num_joints)
+
+    def state(self):
+        return {"td_grown": self.grown, "td_errors": self.errors}
+
+    def update(self, model, crop, pose, training=False):
+        """One loop iteration: ``pose + updater([crop, synth(pose)])``, ``(B, J, 3)`` cube units."""
+        image = self.synthesizer(pose, training=False)
+        return pose + model(tf.concat([crop, image], -1), training=training)
+
+    def candidates(self, model, batch):
+        """Draws one T_D pose ``(B, J, 3)`` per example (see the class docstring)."""
+        crop, truth = batch["crop"], batch["pose"]
+        size = tf.shape(truth)[0]
+        keys = tf.random.experimental.stateless_split(batch["seed"][0], 5)
+        predicted = self.predictor(crop, training=False)
+        sigma = tf.random.stateless_uniform([size, 1, 1], keys[0], 0.02, 0.15)
+        base = tf.where(tf.random.stateless_uniform([size, 1, 1], keys[1]) < 0.5, truth, predicted)
+        noisy = base + sigma * tf.random.stateless_normal(tf.shape(truth), keys[2])
+        applied = self.update(model, crop, noisy)
+        index = tf.random.stateless_uniform([size], keys[3], 0, self.buffer_size, dtype=tf.int64)
+        observed = truth + tf.gather(self.errors, index)
+        pools = tf.stack([truth, predicted, noisy, applied, observed], 1)
+        kinds = tf.where(self.grown > 0, 5, 3)  # the last two join once the set has grown
+        choice = tf.random.stateless_uniform([size], keys[4], 0, kinds, dtype=tf.int32)
+        return tf.gather(pools, choice, batch_dims=1)
+
+    def per_example_loss(self, model, batch):
+        start = tf.stop_gradient(self.candidates(model, batch))
+        truth = tf.reshape(batch["pose"], [tf.shape(start)[0], -1])
+        moved = tf.reshape(self.update(model, batch["crop"], start, training=True), tf.shape(truth))
+        before = tf.norm(tf.reshape(start, tf.shape(truth)) - truth, axis=-1)
+        return tf.nn.relu(tf.norm(moved - truth, axis=-1) - self.hinge_lambda * before)
+
+    def on_epoch_end(self, model, epoch):
+        if epoch % self.grow_every:
+            return
+        errors, count = [], 0
+        for batch in self.build_inputs(256):
+            pose = self.predictor(batch["crop"], training=False)
+            pose = self.update(model, batch["crop"], pose)
+            errors.append((pose - batch["pose"]).numpy())
+            count += len(errors[-1])
+            if count >= self.buffer_size:
+                break
+        self.errors.assign(np.concatenate(errors)[: self.buffer_size])
+        self.grown.assign_add(1)

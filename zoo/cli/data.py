@@ -1,0 +1,36 @@
+"""``handloop data``: generate synthetic shards (``synth``) and draw a contact sheet of a shard folder (``show``)."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "make and inspect training data: synthetic generation, contact sheets"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    synth = sub.add_parser("synth", help="render synthetic hand frames into TFRecord shards")
+    synth.add_argument("--out", required=True, help="output folder (resumed if it holds the same settings)")
+    synth.add_argument("--frames", type=int, required=True, help="number of frames")
+    synth.add_argument("--objects", default="none", choices=["none", "cuboid", "mixed"], help="hand-held objects")
+    synth.add_argument("--seed", type=int, default=0, help="seed; a different seed gives unseen subjects")
+    synth.add_argument("--workers", type=int, default=1, help="processes rendering shards in parallel")
+    show = sub.add_parser("show", help="draw frames of a shard folder with their joints")
+    show.add_argument("directory", help="shard folder")
+    show.add_argument("--out", required=True, help="PNG to write")
+    show.add_argument("--frames", type=int, default=12, help="number of frames to draw")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.action == "synth":
+        from recipes.synth.generate import SynthSettings, generate
+
+        paths = generate(SynthSettings(frames=args.frames, seed=args.seed, objects=args.objects), args.out,
+                         workers=args.workers)
+        print(f"{args.frames} frames in {len(paths)} shards under {args.out}")
+    else:
+        from recipes.synth.show import contact_sheet
+
+        contact_sheet(args.directory, args.out, args.frames)
+        print(f"wrote {args.out}")
+    return 0

@@ -1,0 +1,29 @@
+"""``handloop train``: train a recipe's networks, one stage or all, resuming where a run stopped."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "train a zoo entry from its recipe (YAML path or shipped name), stage by stage"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("recipe", help="recipe YAML or the name of a shipped recipe, e.g. synth-hand-lite")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a recipe value, e.g. --set stages.predictor.epochs=5 (repeatable)")
+    parser.add_argument("--stage", default="all",
+                        choices=["localizer", "predictor", "synthesizer", "updater", "all"],
+                        help="which network to train (default: all, in order, skipping finished stages)")
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def run(args: argparse.Namespace) -> int:
+    from recipes.config import load_recipe
+    from recipes.train.run import STAGES, prepare_frames, train_stage
+
+    recipe = load_recipe(args.recipe, args.overrides)
+    frames = prepare_frames(recipe, "train")
+    for stage in STAGES if args.stage == "all" else (args.stage,):
+        path = train_stage(recipe, stage, frames, progress=not args.no_progress)
+        print(f"{stage}: {path}")
+    return 0
