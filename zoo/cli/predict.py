@@ -1,0 +1,37 @@
+"""``handloop predict``: the pose of the hand in one depth file, printed or drawn."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+HELP = "estimate the hand pose in a depth file (.png, NYU .png, .npy in mm, MSRA .bin)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", help="zoo entry name or path to an entry's .json card")
+    parser.add_argument("depth", help="depth file")
+    parser.add_argument("--intrinsics", default="synth", help="nyu, icvl, msra, synth or FX,FY,CX,CY (default synth)")
+    parser.add_argument("--json", action="store_true", help="print joints as JSON")
+    parser.add_argument("--overlay", metavar="PNG", help="draw the joints on the depth image")
+
+
+def run(args: argparse.Namespace) -> int:
+    import zoo
+    from zoo.depthio import read_depth
+    from zoo.joints import get_joint_set
+
+    depth = read_depth(args.depth)
+    model = zoo.load(args.name)
+    result = model.predict(depth, args.intrinsics)
+    if args.json:
+        print(json.dumps(result.to_json()))
+    else:
+        joint_set = get_joint_set(result.joint_set)
+        for name, (x, y, z), (u, v, _) in zip(joint_set.joints, result.joints_xyz, result.joints_uvd):
+            print(f"{name:12s} x {x:8.1f}  y {y:8.1f}  z {z:8.1f} mm   u {u:6.1f}  v {v:6.1f} px")
+    if args.overlay:
+        from zoo.overlays import draw_prediction
+
+        draw_prediction(depth, result, args.overlay)
+    return 0

@@ -1,0 +1,42 @@
+"""``handloop zoo``: list the pretrained entries, or summarise one entry's networks."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+HELP = "list pretrained zoo entries (list) or show one entry's networks (summary NAME)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    listing = sub.add_parser("list", help="entries with their measured accuracy and size")
+    listing.add_argument("--json", action="store_true", help="print as JSON")
+    summary = sub.add_parser("summary", help="each network's input/output shapes and parameter count")
+    summary.add_argument("name", help="entry name or card path")
+
+
+def run(args: argparse.Namespace) -> int:
+    from zoo.registry import find_entry, list_entries
+
+    if args.action == "list":
+        rows = [{"name": e.name, "size": e.config.size, "joints": e.config.joint_set, "iterations": e.config.iterations,
+                 "size_mb": round(e.size_mb, 2), **e.metrics} for e in list_entries()]
+        if args.json:
+            print(json.dumps(rows, indent=2))
+        elif rows:
+            import pandas as pd
+
+            print(pd.DataFrame(rows).to_string(index=False, float_format=lambda x: f"{x:.2f}"))
+        else:
+            print("no zoo entries are shipped yet")
+        return 0
+    from zoo.registry import build_loop
+
+    loop, _ = build_loop(find_entry(args.name))
+    for name in ("localizer", "predictor", "synthesizer", "updater"):
+        net = loop.get_layer(name)
+        print(f"{name:12s} in {str(net.input_shape):22s} out {str(net.output_shape):22s} "
+              f"{net.count_params():>10,d} parameters")
+    print(f"{'loop':12s} {loop.count_params():,d} parameters")
+    return 0
