@@ -7,7 +7,12 @@ top-left pixel in the frame), and pasted back into a zero frame of ``frame_size`
 Fields (units): ``depth_png`` 16-bit PNG, mm; ``window`` (x0, y0) pixels; ``frame_size`` (H, W) pixels;
 ``intrinsics`` (fx, fy, cx, cy) pixels; ``y_up`` the camera's y convention of ``joints_xyz``; ``joints_xyz`` (J, 3)
 mm; ``joints_uvd`` (J, 3) pixels and mm; ``joint_set`` name; ``com_uvd`` (3,) the centre-of-mass hand detection
-of :func:`zoo.preprocess.center_of_mass` (pixels, mm); ``cube`` mm; ``subject`` id.
+of :func:`zoo.preprocess.center_of_mass` (pixels, mm); ``cube`` mm; ``subject`` id; ``tip_visibility`` (5,) 1 where
+the fingertip (MSRA order: index, middle, ring, pinky, thumb) is seen, 0 where occluded or outside the frame.
+Hand-object frames add: ``object`` the :data:`zoo.objects.OBJECTS` name; ``object_rotation`` (3, 3) object -> camera;
+``object_translation`` (3,) object centre, camera mm; ``corners_xyz`` (8, 3) bounding-box corners, camera mm, in
+:meth:`zoo.objects.ObjectModel.corners` order; ``corner_visibility`` (3,) of the keypoint corners
+(:attr:`zoo.objects.ObjectModel.keypoints`). Records without them parse with ``has_object`` False and zeros.
 """
 
 from __future__ import annotations
@@ -38,6 +43,12 @@ class Frame:
         cube: crop cube side for this frame, mm.
         com_uvd: ``(3,)`` hand centre found by centre of mass, pixels and mm.
         subject: id of the person (or synthetic subject).
+        tip_visibility: ``(5,)`` 1 where the fingertip (index, middle, ring, pinky, thumb) is seen, else 0.
+        object_name: name of the held :data:`zoo.objects.OBJECTS` model, None for a hand alone.
+        object_rotation: ``(3, 3)`` object -> camera rotation (None without an object).
+        object_translation: ``(3,)`` object centre in camera mm.
+        corners_xyz: ``(8, 3)`` object bounding-box corners in camera mm.
+        corner_visibility: ``(3,)`` 1 where the keypoint corner is seen, else 0.
     """
 
     depth_mm: np.ndarray
@@ -47,6 +58,12 @@ class Frame:
     cube: float
     com_uvd: np.ndarray
     subject: int = 0
+    tip_visibility: np.ndarray = dataclasses.field(default_factory=lambda: np.ones(5, np.float32))
+    object_name: str | None = None
+    object_rotation: np.ndarray | None = None
+    object_translation: np.ndarray | None = None
+    corners_xyz: np.ndarray | None = None
+    corner_visibility: np.ndarray | None = None
 
     @property
     def joints_uvd(self) -> np.ndarray:
@@ -91,7 +108,16 @@ def encode_frame(frame: Frame) -> bytes:
         "com_uvd": floats(frame.com_uvd),
         "cube": floats([frame.cube]),
         "subject": ints([frame.subject]),
+        "tip_visibility": floats(frame.tip_visibility),
     }
+    if frame.object_name is not None:
+        features.update({
+            "object": text(frame.object_name.encode()),
+            "object_rotation": floats(frame.object_rotation),
+            "object_translation": floats(frame.object_translation),
+            "corners_xyz": floats(frame.corners_xyz),
+            "corner_visibility": floats(frame.corner_visibility),
+        })
     return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString()
 
 
@@ -106,11 +132,19 @@ def decode_frame(record: bytes) -> Frame:
     depth = np.zeros(tuple(f["frame_size"].int64_list.value), np.float32)
     depth[y0:y0 + window.shape[0], x0:x0 + window.shape[1]] = window
     cam = Intrinsics(**json.loads(f["camera"].bytes_list.value[0]))
+
+    def array(key, shape):
+        return np.asarray(f[key].float_list.value, np.float32).reshape(shape) if key in f else None
+
     return Frame(
         depth_mm=depth, intrinsics=cam,
         joints_xyz=np.asarray(f["joints_xyz"].float_list.value, np.float32).reshape(-1, 3),
         joint_set=f["joint_set"].bytes_list.value[0].decode(), cube=f["cube"].float_list.value[0],
         com_uvd=np.asarray(f["com_uvd"].float_list.value), subject=f["subject"].int64_list.value[0],
+        tip_visibility=array("tip_visibility", (5,)) if "tip_visibility" in f else np.ones(5, np.float32),
+        object_name=f["object"].bytes_list.value[0].decode() if "object" in f else None,
+        object_rotation=array("object_rotation", (3, 3)), object_translation=array("object_translation", (3,)),
+        corners_xyz=array("corners_xyz", (8, 3)), corner_visibility=array("corner_visibility", (3,)),
     )
 
 
@@ -118,7 +152,10 @@ def parse_example(serialized, num_joints: int, height: int, width: int) -> dict:
     """tf.data parser: a serialised record -> dict of fixed-shape tensors.
 
     Returns ``depth`` ``(H, W)`` float32 mm, ``intrinsics`` ``(4,)``, ``joints_uvd`` and ``joints_xyz``
-    ``(J, 3)``, ``com_uvd`` ``(3,)``, ``cube`` scalar mm, ``y_up`` bool, ``subject`` int64.
+    ``(J, 3)``, ``com_uvd`` ``(3,)``, ``cube`` scalar mm, ``y_up`` bool, ``subject`` int64, ``tip_visibility``
+    ``(5,)``, ``has_object`` bool, ``object`` name (empty without one), ``object_rotation`` ``(3, 3)``,
+    ``object_translation`` ``(3,)`` mm, ``corners_xyz`` and ``corners_uvd`` ``(8, 3)``, ``corner_visibility`` ``(3,)``
+    (zeros without an object).
     """
     import tensorflow as tf
 
@@ -132,6 +169,12 @@ def parse_example(serialized, num_joints: int, height: int, width: int) -> dict:
         "com_uvd": tf.io.FixedLenFeature([3], tf.float32),
         "cube": tf.io.FixedLenFeature([1], tf.float32),
         "subject": tf.io.FixedLenFeature([1], tf.int64),
+        "tip_visibility": tf.io.FixedLenFeature([5], tf.float32, default_value=[1.0] * 5),
+        "object": tf.io.FixedLenFeature([], tf.string, default_value=""),
+        "object_rotation": tf.io.FixedLenFeature([9], tf.float32, default_value=[0.0] * 9),
+        "object_translation": tf.io.FixedLenFeature([3], tf.float32, default_value=[0.0] * 3),
+        "corners_xyz": tf.io.FixedLenFeature([24], tf.float32, default_value=[0.0] * 24),
+        "corner_visibility": tf.io.FixedLenFeature([3], tf.float32, default_value=[0.0] * 3),
     }
     f = tf.io.parse_single_example(serialized, spec)
     window = tf.cast(tf.io.decode_png(f["depth_png"], channels=1, dtype=tf.uint16)[..., 0], tf.float32)
@@ -139,6 +182,7 @@ def parse_example(serialized, num_joints: int, height: int, width: int) -> dict:
     shape = tf.shape(window)
     depth = tf.pad(window, [[y0, height - y0 - shape[0]], [x0, width - x0 - shape[1]]])
     depth = tf.ensure_shape(depth, [height, width])
+    corners = tf.reshape(f["corners_xyz"], [8, 3])
     return {
         "depth": depth,
         "intrinsics": f["intrinsics"],
@@ -148,7 +192,27 @@ def parse_example(serialized, num_joints: int, height: int, width: int) -> dict:
         "cube": f["cube"][0],
         "y_up": f["y_up"][0] > 0,
         "subject": f["subject"][0],
+        "tip_visibility": f["tip_visibility"],
+        "has_object": tf.strings.length(f["object"]) > 0,
+        "object": f["object"],
+        "object_rotation": tf.reshape(f["object_rotation"], [3, 3]),
+        "object_translation": f["object_translation"],
+        "corners_xyz": corners,
+        "corners_uvd": _project(corners, f["intrinsics"], f["y_up"][0] > 0),
+        "corner_visibility": f["corner_visibility"],
     }
+
+
+def _project(xyz, intrinsics, y_up):
+    """TF: ``(N, 3)`` camera mm -> pixels and mm under ``intrinsics`` (4,) and a y_up tensor; zeros where z <= 0."""
+    import tensorflow as tf
+
+    fx, fy, cx, cy = tf.unstack(intrinsics)
+    z = xyz[:, 2]
+    safe = tf.where(z > 0, z, 1.0)
+    y = tf.where(y_up, -xyz[:, 1], xyz[:, 1])
+    uvd = tf.stack([xyz[:, 0] * fx / safe + cx, y * fy / safe + cy, z], -1)
+    return tf.where((z > 0)[:, None], uvd, 0.0)
 
 
 def shard_path(directory: str | Path, index: int, count: int) -> Path:

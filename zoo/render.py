@@ -4,11 +4,16 @@ Rays leave the camera centre through pixel coordinates ``(u, v)``: direction ``(
 in OpenCV camera axes (y down), mm. Every primitive returns, per ray, the depth ``z`` of its nearest surface in
 front of the camera, or ``inf`` where the ray misses; scenes compose by pixel-wise minimum. Shapes:
 ``B`` frames, ``P`` primitives of a kind per frame, ``R`` rays per frame.
+
+:func:`render_object` renders one known object model over any set of pixels (a window, the full frame, or the
+pixels a spatial-transformer crop samples); it is plain TF math, differentiable where rays hit and exportable.
 """
 
 from __future__ import annotations
 
 import tensorflow as tf
+
+from zoo.objects import OBJECT_KINDS
 
 MISS = float("inf")
 
@@ -26,8 +31,10 @@ def _dot(a, b):
 def _nearest_root(a, b, c):
     """Smaller root ``t`` of ``a t^2 + 2 b t + c = 0`` where real and positive, else inf."""
     disc = b * b - a * c
-    t = (-b - tf.sqrt(tf.maximum(disc, 0.0))) / a
-    return tf.where((disc >= 0) & (t > 0), t, MISS)
+    hit = (disc >= 0) & (a > 1e-12)
+    # Safe values where missed, so gradients stay finite (no 0 * inf through the unselected branch).
+    t = (-b - tf.sqrt(tf.where(hit, disc, 1.0))) / tf.where(hit, a, 1.0)
+    return tf.where(hit & (t > 0), t, MISS)
 
 
 def spheres(rays, centers, radii):
@@ -106,3 +113,43 @@ def nearest(*depths):
 def finite_depth(t):
     """Ray parameter ``t`` ``(B, R)`` -> depth in mm with 0 where missed (rays have unit z, so ``t`` is ``z``)."""
     return tf.where(tf.math.is_finite(t), t, 0.0)
+
+
+def _object_depth(kind: str, rays, size_mm, rotation, translation):
+    """Ray parameter (inf = miss) ``(B, 1, R)`` of one object per frame of ``kind`` (see :func:`render_object`)."""
+    size = tf.cast(tf.convert_to_tensor(size_mm), tf.float32)
+    batch = tf.shape(translation)[0]
+    centers, rotations = translation[:, None], rotation[:, None]
+    if kind == "box":
+        return boxes(rays, centers, rotations, tf.broadcast_to(size / 2, [batch, 1, 3]))
+    if kind == "cylinder":
+        return cylinders(rays, centers, rotations, tf.fill([batch, 1], size[0] / 2), tf.fill([batch, 1], size[2] / 2))
+    return spheres(rays, centers, tf.fill([batch, 1], size[0] / 2))
+
+
+def render_object(kind: str, size_mm, rotation, translation, u, v, intrinsics):
+    """Renders one object per frame by ray casting.
+
+    Args:
+        kind: ``"box"``, ``"cylinder"`` or ``"sphere"``.
+        size_mm: 3 numbers, mm: box full extents along its local x, y, z; cylinder (diameter, diameter, height
+            along local z); sphere (diameter,) * 3.
+        rotation: ``(B, 3, 3)`` object -> camera rotation.
+        translation: ``(B, 3)`` object centre in camera mm (OpenCV axes, y down).
+        u, v: ``(B, H', W')`` pixel coordinates of the rays to cast.
+        intrinsics: ``(B, 4)`` fx, fy, cx, cy in pixels.
+    Returns:
+        ``(B, H', W')`` float32 depth z in mm, 0 where the ray misses the object.
+    Raises:
+        ValueError: for an unknown ``kind`` or a ``size_mm`` that is not 3 positive numbers.
+    """
+    if kind not in OBJECT_KINDS:
+        raise ValueError(f"unknown object kind {kind!r}: expected one of {OBJECT_KINDS}")
+    if isinstance(size_mm, (list, tuple)) and (len(size_mm) != 3 or min(size_mm) <= 0):
+        raise ValueError(f"size_mm must be 3 positive numbers in mm, got {size_mm!r}")
+    u, v = tf.cast(u, tf.float32), tf.cast(v, tf.float32)
+    shape = tf.shape(u)
+    flat_u, flat_v = tf.reshape(u, [shape[0], -1]), tf.reshape(v, [shape[0], -1])
+    rays = ray_directions(flat_u, flat_v, tf.cast(intrinsics, tf.float32))
+    t = _object_depth(kind, rays, size_mm, tf.cast(rotation, tf.float32), tf.cast(translation, tf.float32))
+    return tf.reshape(finite_depth(t[:, 0]), shape)

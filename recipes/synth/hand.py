@@ -100,12 +100,60 @@ def forward_kinematics(shape: HandShape, pose: HandPose) -> np.ndarray:
     return np.array(joints)
 
 
+TIPS = (4, 8, 12, 16, 20)
+"""MSRA-21 indices of the fingertips: index, middle, ring, pinky, thumb."""
+
+
+def palm_axes(joints: np.ndarray) -> np.ndarray:
+    """``(3, 3)`` columns radial, distal, dorsal (unit vectors) of the palm of MSRA-21 ``joints`` in any frame.
+
+    Distal points from the wrist to the middle MCP, radial from the pinky MCP towards the index MCP, dorsal out of
+    the back of the hand (the palm faces -dorsal).
+    """
+    distal = joints[5] - joints[0]
+    distal = distal / np.linalg.norm(distal)
+    radial = joints[1] - joints[13]
+    radial = radial - distal * (radial @ distal)
+    radial = radial / np.linalg.norm(radial)
+    return np.stack([radial, distal, np.cross(radial, distal)], -1)
+
+
+def _fibonacci_sphere(count: int) -> np.ndarray:
+    """``(count, 3)`` nearly evenly spread unit vectors."""
+    k = np.arange(count) + 0.5
+    z = 1 - 2 * k / count
+    phi = np.pi * (1 + 5**0.5) * k
+    r = np.sqrt(1 - z**2)
+    return np.stack([r * np.cos(phi), r * np.sin(phi), z], -1)
+
+
+def hand_point_cloud(capsules, ellipsoids, spacing_mm: float = 4.0) -> np.ndarray:
+    """Points (mm, the primitives' frame) on and inside the hand's capsules and ellipsoids, ``spacing_mm`` apart.
+
+    Each capsule contributes spheres of its radius centred every ``spacing_mm`` along its axis (their union is the
+    capsule's surface, inside included), each ellipsoid its surface and a half-size copy. Returns ``(N, 3)``.
+    """
+    points = []
+    for start, end, radius in zip(*capsules):
+        steps = int(np.ceil(np.linalg.norm(end - start) / spacing_mm)) + 1
+        centres = start + np.linspace(0.0, 1.0, steps)[:, None] * (end - start)
+        sphere = _fibonacci_sphere(max(16, int(4 * np.pi * radius**2 / spacing_mm**2))) * radius
+        points.append((centres[:, None] + sphere[None]).reshape(-1, 3))
+    for centre, axes, radii in zip(*ellipsoids):
+        area = 4 * np.pi * np.mean(radii) ** 2
+        unit = _fibonacci_sphere(max(64, int(area / spacing_mm**2)))
+        for shrink in (1.0, 0.5):
+            points.append(centre + (unit * radii * shrink) @ axes.T)
+    return np.concatenate(points)
+
+
 def hand_primitives(shape: HandShape, joints: np.ndarray, forearm_mm: float = 400.0):
     """Capsules and ellipsoids of a hand with its joints ``(21, 3)`` in any frame (rigidly placed), mm.
 
     Returns:
-        ``(starts (P, 3), ends (P, 3), radii (P,))`` capsules: the 15 finger bones, the thumb metacarpal, four
-        palm rays from the wrist to the MCPs, and the forearm (long enough to leave the frame);
+        ``(starts (P, 3), ends (P, 3), radii (P,))`` capsules (P = 21): the 12 finger bones, four palm rays from
+        the wrist to the MCPs, the thenar (wrist to thumb CMC), the 3 thumb bones, and the forearm (long enough to
+        leave the frame);
         ``(centers (E, 3), axes (E, 3, 3), radii (E, 3))`` ellipsoids: the palm.
     """
     t = shape.finger_thickness * shape.scale
@@ -122,24 +170,21 @@ def hand_primitives(shape: HandShape, joints: np.ndarray, forearm_mm: float = 40
         ends.append(chain[0])
         radii.append(11.0 * shape.palm_thickness * shape.scale)
     thumb = joints[17:21]
+    starts.append(joints[0])  # the thenar eminence, wrist to thumb CMC
+    ends.append(thumb[0])
+    radii.append(14.0 * shape.palm_thickness * shape.scale)
     for k in range(3):
         starts.append(thumb[k])
         ends.append(thumb[k + 1])
         radii.append(_RADIUS["thumb"] * t * (1.15 - 0.1 * k))
-    # Palm frame from the wrist and the index/pinky MCPs.
-    distal = joints[9] - joints[0]
-    distal /= np.linalg.norm(distal)
-    radial = joints[5] - joints[13]
-    radial -= distal * (radial @ distal)
-    radial /= np.linalg.norm(radial)
-    dorsal = np.cross(radial, distal)
+    axes = palm_axes(joints)
+    radial, distal = axes[:, 0], axes[:, 1]
     forearm_end = joints[0] - distal * forearm_mm
     starts.append(joints[0] - distal * 10.0)
     ends.append(forearm_end)
     radii.append(26.0 * shape.scale)
-    palm_axes = np.stack([radial, distal, dorsal], -1)
-    palm_center = joints[0] + 0.55 * (joints[9] - joints[0]) + 2.0 * radial * shape.scale
+    palm_center = joints[0] + 0.55 * (joints[5] - joints[0]) + 2.0 * radial * shape.scale
     palm_radii = np.array([40.0, 48.0, 14.0 * shape.palm_thickness]) * shape.scale
     capsules = (np.array(starts), np.array(ends), np.array(radii))
-    ellipsoids = (palm_center[None], palm_axes[None], palm_radii[None])
+    ellipsoids = (palm_center[None], axes[None], palm_radii[None])
     return capsules, ellipsoids

@@ -21,6 +21,7 @@ SYNERGIES = {
     "tripod": ([[45, -5, 45], [45, 5, 45], [15, 0, 15], [15, 0, 15]], [45, 16, 26, 0]),
     "cylindrical": ([[55, 0, 65]] * 4, [20, 60, 20, 25]),
     "spherical": ([[35, -12, 40], [35, -4, 40], [35, 4, 40], [35, 12, 40]], [15, 65, 15, 20]),
+    "opposition": ([[10, 0, 10], [10, 0, 10], [45, 0, 55], [60, 0, 70]], [80, 10, 0, 90]),
 }
 """Grasp synergies: the hand poses people make most, sampled with noise around these angles (degrees)."""
 
