@@ -60,15 +60,15 @@ def fit_pca(poses: np.ndarray, components: int) -> tuple[np.ndarray, np.ndarray]
 class PredictorTask(_RecipeTask):
     """Predictor: crop -> PCA-decoded pose, squared L2 to the ground truth (eq. 6).
 
-    The PCA prior is fitted first on ``pca_batches`` batches of augmented training poses.
+    The PCA prior is fitted first on ``pca_batches`` batches of 64 augmented training poses.
     """
 
     name = "predictor"
-    pca_batches = 40
+    pca_batches = 160
 
     def build_model(self):
         model = networks.build_predictor(self.config.predictor, self.config.num_joints)
-        batches = self.build_inputs(256).take(self.pca_batches)
+        batches = self.build_inputs(64).take(self.pca_batches)
         poses = np.concatenate([b["pose"].numpy() for b in batches])
         networks.set_pca(model, *fit_pca(poses, self.config.predictor.bottleneck))
         return model
@@ -173,7 +173,7 @@ class UpdaterTask(_RecipeTask):
         if epoch % self.grow_every:
             return
         errors, count = [], 0
-        for batch in self.build_inputs(256):
+        for batch in self.build_inputs(64):
             pose = self.predictor(batch["crop"], training=False)
             pose = self.update(model, batch["crop"], pose)
             errors.append((pose - batch["pose"]).numpy())

@@ -12,6 +12,7 @@ import os
 import sys
 
 COMMANDS: dict[str, str] = {
+    "demo": "zoo.cli.demo",
     "compare": "zoo.cli.compare",
     "data": "zoo.cli.data",
     "train": "zoo.cli.train",
