@@ -20,11 +20,16 @@ from tqdm.auto import tqdm
 from recipes.records import MANIFEST, encode_frame, shard_path
 from zoo.camera import CAMERAS
 from zoo.fileio import atomic_path, write_text
+from zoo.objects import get_object
 
 SHARD_FRAMES = 250
 SUBJECTS_PER_SHARD = 5
-OBJECT_MODES = ("none",)
-"""Object modes this generator renders (``cuboid``/``mixed`` are not implemented yet)."""
+OBJECT_MODES = {
+    "none": (),
+    "cuboid": ("cuboid-large", "cuboid-small"),
+    "mixed": (None, "cuboid-large", "cuboid-small", "cylinder", "sphere"),
+}
+"""Per ``--objects`` mode, what each frame holds, drawn uniformly (None: the hand alone)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,32 +46,58 @@ class SynthSettings:
         if self.frames < 1:
             raise ValueError(f"--frames must be at least 1, got {self.frames}")
         if self.objects not in OBJECT_MODES:
-            raise ValueError(f"objects mode {self.objects!r} is not available; this generator renders {OBJECT_MODES}")
+            raise ValueError(f"unknown objects mode {self.objects!r}: expected one of {sorted(OBJECT_MODES)}")
+        if self.camera not in CAMERAS:
+            raise ValueError(f"unknown camera {self.camera!r}: expected one of {sorted(CAMERAS)}")
 
     @property
     def shards(self) -> int:
+        """Number of shards (:data:`SHARD_FRAMES` frames each, the last one possibly fewer)."""
         return -(-self.frames // SHARD_FRAMES)
 
+    def shard_frames(self, index: int) -> int:
+        """Number of frames in shard ``index``."""
+        return min(SHARD_FRAMES, self.frames - index * SHARD_FRAMES)
 
-def write_shard(settings: SynthSettings, directory: Path, index: int) -> Path:
-    """Renders and writes shard ``index`` (atomically); returns its path."""
+
+def _object(rng: np.random.Generator, mode: str):
+    choices = OBJECT_MODES[mode]
+    name = choices[rng.integers(len(choices))] if choices else None
+    return get_object(name) if name else None
+
+
+def shard_frames(settings: SynthSettings, index: int):
+    """Yields the :class:`recipes.records.Frame` s of shard ``index``, rendered :data:`BATCH` at a time.
+
+    Everything is drawn from ``numpy.random.default_rng([seed, index])``; subject ids are
+    ``seed * 1_000_000 + index * SUBJECTS_PER_SHARD + k``, so two seeds never share a subject.
+    """
     from recipes.synth.hand import HandShape
-    from recipes.synth.scene import SceneConfig, render_frame
+    from recipes.synth.scene import BATCH, SceneConfig, finish_frame, render_scenes, sample_scene
 
     rng = np.random.default_rng([settings.seed, index])
     camera = CAMERAS[settings.camera]
-    scene = SceneConfig(cube_mm=settings.cube_mm)
-    subjects = [HandShape.sample(rng) for _ in range(SUBJECTS_PER_SHARD)]
-    first = index * SHARD_FRAMES
-    count = min(SHARD_FRAMES, settings.frames - first)
-    path = shard_path(directory, index, settings.shards)
+    config = SceneConfig(cube_mm=settings.cube_mm)
+    shapes = [HandShape.sample(rng) for _ in range(SUBJECTS_PER_SHARD)]
+    first_subject = settings.seed * 1_000_000 + index * SUBJECTS_PER_SHARD
+    count = settings.shard_frames(index)
+    for start in range(0, count, BATCH):
+        scenes = []
+        for k in range(start, min(count, start + BATCH)):
+            subject = k % SUBJECTS_PER_SHARD
+            scenes.append(sample_scene(rng, shapes[subject], first_subject + subject, camera, config,
+                                       _object(rng, settings.objects)))
+        for scene, clean in zip(scenes, render_scenes(scenes, camera)):
+            yield finish_frame(scene, clean, rng, camera, config)
+
+
+def write_shard(settings: SynthSettings, directory: Path, index: int) -> Path:
+    """Renders shard ``index`` and writes it under a temporary name, renamed when complete; returns its path."""
     import tensorflow as tf
 
+    path = shard_path(directory, index, settings.shards)
     with atomic_path(path) as tmp, tf.io.TFRecordWriter(str(tmp)) as writer:
-        for k in range(count):
-            subject = k % SUBJECTS_PER_SHARD
-            frame = render_frame(rng, subjects[subject], camera, scene,
-                                 settings.seed * 1_000_000 + index * SUBJECTS_PER_SHARD + subject)
+        for frame in shard_frames(settings, index):
             writer.write(encode_frame(frame))
     return path
 
@@ -109,7 +140,7 @@ def generate(settings: SynthSettings, directory: str | Path, workers: int = 1, p
     directory = prepare_directory(settings, directory)
     paths = [shard_path(directory, i, settings.shards) for i in range(settings.shards)]
     todo = [i for i, p in enumerate(paths) if not p.is_file()]
-    done_frames = settings.frames - sum(min(SHARD_FRAMES, settings.frames - i * SHARD_FRAMES) for i in todo)
+    done_frames = settings.frames - sum(settings.shard_frames(i) for i in todo)
     bar = tqdm(total=settings.frames, initial=done_frames, unit="frame", desc=f"synth {directory.name}",
                disable=not progress, dynamic_ncols=True)
     jobs = [(settings, str(directory), i) for i in todo]
@@ -117,13 +148,12 @@ def generate(settings: SynthSettings, directory: str | Path, workers: int = 1, p
         if workers > 1 and len(jobs) > 1:
             with multiprocessing.get_context("spawn").Pool(workers) as pool:
                 for path in pool.imap(_shard_job, jobs):
-                    bar.update(_frames_in(path, settings))
+                    bar.update(settings.shard_frames(_index(path)))
         else:
             for job in jobs:
-                bar.update(_frames_in(_shard_job(job), settings))
+                bar.update(settings.shard_frames(_index(_shard_job(job))))
     return paths
 
 
-def _frames_in(path: Path, settings: SynthSettings) -> int:
-    index = int(path.name.split("-")[1])
-    return min(SHARD_FRAMES, settings.frames - index * SHARD_FRAMES)
+def _index(path: Path) -> int:
+    return int(path.name.split("-")[1])

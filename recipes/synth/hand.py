@@ -128,22 +128,26 @@ def _fibonacci_sphere(count: int) -> np.ndarray:
 
 
 def hand_point_cloud(capsules, ellipsoids, spacing_mm: float = 4.0) -> np.ndarray:
-    """Points (mm, the primitives' frame) on and inside the hand's capsules and ellipsoids, ``spacing_mm`` apart.
+    """Points on the surface of the hand's capsules and ellipsoids (mm, the primitives' frame), ``spacing_mm`` apart.
 
-    Each capsule contributes spheres of its radius centred every ``spacing_mm`` along its axis (their union is the
-    capsule's surface, inside included), each ellipsoid its surface and a half-size copy. Returns ``(N, 3)``.
+    A capsule contributes rings around its axis every ``spacing_mm`` and a sphere at each end; an ellipsoid its
+    surface and a half-size copy inside. Returns ``(N, 3)``.
     """
     points = []
     for start, end, radius in zip(*capsules):
-        steps = int(np.ceil(np.linalg.norm(end - start) / spacing_mm)) + 1
-        centres = start + np.linspace(0.0, 1.0, steps)[:, None] * (end - start)
+        axis = end - start
+        length = np.linalg.norm(axis)
+        unit = axis / length
+        side = np.cross(unit, [1.0, 0.0, 0.0] if abs(unit[0]) < 0.9 else [0.0, 1.0, 0.0])
+        side /= np.linalg.norm(side)
+        angles = np.linspace(0, 2 * np.pi, max(8, int(np.ceil(2 * np.pi * radius / spacing_mm))), endpoint=False)
+        ring = radius * (np.cos(angles)[:, None] * side + np.sin(angles)[:, None] * np.cross(unit, side))
+        along = np.linspace(0.0, 1.0, int(np.ceil(length / spacing_mm)) + 1)[:, None, None] * axis
         sphere = _fibonacci_sphere(max(16, int(4 * np.pi * radius**2 / spacing_mm**2))) * radius
-        points.append((centres[:, None] + sphere[None]).reshape(-1, 3))
+        points += [(start + along + ring).reshape(-1, 3), start + sphere, end + sphere]
     for centre, axes, radii in zip(*ellipsoids):
-        area = 4 * np.pi * np.mean(radii) ** 2
-        unit = _fibonacci_sphere(max(64, int(area / spacing_mm**2)))
-        for shrink in (1.0, 0.5):
-            points.append(centre + (unit * radii * shrink) @ axes.T)
+        unit = _fibonacci_sphere(max(64, int(4 * np.pi * np.mean(radii) ** 2 / spacing_mm**2)))
+        points += [centre + (unit * radii * shrink) @ axes.T for shrink in (1.0, 0.5)]
     return np.concatenate(points)
 
 
