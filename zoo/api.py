@@ -24,6 +24,12 @@ class Prediction:
         crop: ``(B, 128, 128)`` the normalised input crop.
         synth: ``(B, N, 128, 128)`` the image synthesized at each iteration.
         joint_set: name of the joint order.
+        object_rotation: hand-object entries only (else None): ``(B, 3, 3)`` object -> camera rotation, in the
+            camera's y convention (for a y-up camera, ``F R F`` with ``F = diag(1, -1, 1)``: the object frame's y
+            is flipped with the camera's, so the rotation stays proper).
+        object_translation: ``(B, 3)`` the object's centre in camera mm (camera's y convention), or None.
+        corners_xyz: ``(B, 8, 3)`` the object's fitted box corners in camera mm (model corner order), or None.
+        corners_uvd: the same in pixels and mm, or None.
     """
 
     joints_xyz: np.ndarray
@@ -34,12 +40,23 @@ class Prediction:
     crop: np.ndarray
     synth: np.ndarray
     joint_set: str
+    object_rotation: np.ndarray | None = None
+    object_translation: np.ndarray | None = None
+    corners_xyz: np.ndarray | None = None
+    corners_uvd: np.ndarray | None = None
 
     def to_json(self) -> dict:
-        """A JSON-ready dict: joints in mm and pixels, per-iteration joints in mm, joint set."""
-        return {"joint_set": self.joint_set, "joints_xyz_mm": np.round(self.joints_xyz, 2).tolist(),
-                "joints_uvd": np.round(self.joints_uvd, 2).tolist(),
-                "iterations_xyz_mm": np.round(self.iterations_xyz, 2).tolist()}
+        """A JSON-ready dict: joints in mm and pixels, per-iteration joints in mm, joint set; for hand-object
+        entries also ``object_rotation``, ``object_translation_mm``, ``corners_xyz_mm`` and ``corners_uvd``."""
+        result = {"joint_set": self.joint_set, "joints_xyz_mm": np.round(self.joints_xyz, 2).tolist(),
+                  "joints_uvd": np.round(self.joints_uvd, 2).tolist(),
+                  "iterations_xyz_mm": np.round(self.iterations_xyz, 2).tolist()}
+        if self.object_rotation is not None:
+            result.update(object_rotation=np.round(self.object_rotation, 5).tolist(),
+                          object_translation_mm=np.round(self.object_translation, 2).tolist(),
+                          corners_xyz_mm=np.round(self.corners_xyz, 2).tolist(),
+                          corners_uvd=np.round(self.corners_uvd, 2).tolist())
+        return result
 
 
 def check_frames(depth_mm, config: LoopConfig) -> np.ndarray:
@@ -76,7 +93,7 @@ def to_camera(pose: np.ndarray, center_uvd: np.ndarray, cube: float, camera: Int
 
 
 class HandPoseModel:
-    """A feedback loop ready for inference: ``predict(depth_mm, intrinsics)`` on frames in millimetres."""
+    """A feedback loop (hand, or hand-object) ready for inference: ``predict(depth_mm, intrinsics)`` on frames in mm."""
 
     def __init__(self, model, config: LoopConfig, name: str):
         import tensorflow as tf
@@ -109,6 +126,12 @@ class HandPoseModel:
             joints_xyz=xyz[:, -1], joints_uvd=uvd[:, -1], iterations_xyz=xyz, iterations_uvd=uvd,
             center_uvd=out["center_uvd"], crop=out["crop"][..., 0], synth=out["synth"][..., 0],
             joint_set=self.config.joint_set)
+        if self.config.object:
+            flip = np.diag([1.0, -1.0, 1.0]) if camera.y_up else np.eye(3)
+            result = dataclasses.replace(
+                result, object_rotation=flip @ out["object_rotation"] @ flip,
+                object_translation=out["object_translation"] @ flip, corners_uvd=out["corners_uvd"],
+                corners_xyz=camera.uvd_to_xyz(out["corners_uvd"]))
         if single:
             result = Prediction(**{k: v[0] if isinstance(v, np.ndarray) else v
                                    for k, v in dataclasses.asdict(result).items()})

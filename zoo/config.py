@@ -75,6 +75,12 @@ class LoopConfig:
         height, width: input frame size, pixels.
         reference_joint: joint the localizer finds and the crop centres on (middle MCP).
         object: None for a hand loop; the name of a :data:`zoo.objects.OBJECTS` model for a hand-object loop.
+        scene_cube_mm: side of the larger cube around the hand and object together, mm (hand-object loops): the
+            object and hand localizers see this crop; the hand and the object are then each cropped with
+            ``cube_mm``.
+        localizer, predictor, synthesizer, updater: the hand's networks.
+        object_localizer, object_predictor, object_updater: the object's networks (hand-object loops); the
+            object predictor uses the localizer's light trunk with 24 outputs (8 box corners), as the paper does.
     """
 
     size: str = "lite"
@@ -87,10 +93,14 @@ class LoopConfig:
     width: int = 640
     reference_joint: int = 5
     object: str | None = None
+    scene_cube_mm: float = 450.0
     localizer: LocalizerConfig = dataclasses.field(default_factory=LocalizerConfig)
     predictor: PredictorConfig = dataclasses.field(default_factory=PredictorConfig)
     synthesizer: SynthesizerConfig = dataclasses.field(default_factory=SynthesizerConfig)
     updater: UpdaterConfig = dataclasses.field(default_factory=UpdaterConfig)
+    object_localizer: LocalizerConfig = dataclasses.field(default_factory=LocalizerConfig)
+    object_predictor: LocalizerConfig = dataclasses.field(default_factory=LocalizerConfig)
+    object_updater: UpdaterConfig = dataclasses.field(default_factory=UpdaterConfig)
 
     def to_dict(self) -> dict[str, Any]:
         """A plain, JSON/YAML-ready dict of every field."""
@@ -114,7 +124,8 @@ class LoopConfig:
         return _update(base, values, "loop")
 
 
-_NETWORKS = ("localizer", "predictor", "synthesizer", "updater")
+_NETWORKS = ("localizer", "predictor", "synthesizer", "updater", "object_localizer", "object_predictor",
+             "object_updater")
 
 
 def _update(config, values: dict[str, Any], where: str):
@@ -141,6 +152,9 @@ def lite() -> LoopConfig:
         predictor=PredictorConfig(stem=16, stages=(32, 64, 96, 128), blocks=1, dense=(512, 512)),
         synthesizer=SynthesizerConfig(dense=(512, 1024), channels=12),
         updater=UpdaterConfig(filters=(16, 32, 32, 32), dense=(512, 512)),
+        object_localizer=LocalizerConfig(dense=(256, 256)),
+        object_predictor=LocalizerConfig(dense=(256, 256)),
+        object_updater=UpdaterConfig(filters=(16, 32, 32, 32), dense=(512, 512)),
     )
 
 

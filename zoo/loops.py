@@ -2,9 +2,13 @@
 
 ``build_hand_loop`` chains, in one functional model: hand detection (centre of mass), a spatial-transformer crop,
 the localizer's re-centring on the reference joint, a second crop, the predictor, N x (synthesize, update), and
-the map back to camera millimetres and pixels. Inputs are a depth frame in mm and the camera's intrinsics, so
-the exported artefact needs nothing else. The sub-networks are nested models named ``localizer``, ``predictor``,
-``synthesizer`` and ``updater``: ``loop.get_layer("updater")`` is the trained updater itself.
+the map back to camera millimetres and pixels. ``build_hand_object_loop`` is Alg. 1 of the paper: hand and object
+are located in a larger crop, each is predicted from its own crop, and each iteration composes the synthesized
+hand and the rendered object in the frame before both updaters refine their own pose.
+
+Inputs are a depth frame in mm and the camera's intrinsics, so the exported artefact needs nothing else. The
+sub-networks are nested models named as in :data:`HAND_NETWORKS` and :data:`OBJECT_NETWORKS`:
+``loop.get_layer("updater")`` is the trained updater itself.
 """
 
 from __future__ import annotations
@@ -14,20 +18,54 @@ import keras
 from zoo import networks
 from zoo.config import LoopConfig
 from zoo.layers.geometry import CenterOfMass, OffsetCenter, PoseToCamera
-from zoo.layers.stn import STNCrop
+from zoo.layers.merge import CubeToDepth, MinMerge
+from zoo.layers.procrustes import FitObjectPose
+from zoo.layers.render import RenderObject
+from zoo.layers.stn import ISTNPaste, STNCrop
+from zoo.objects import get_object
 
+HAND_NETWORKS = ("localizer", "predictor", "synthesizer", "updater")
+"""Networks of every loop (the hand's)."""
+OBJECT_NETWORKS = ("object_localizer", "object_predictor", "object_updater")
+"""Further networks of a hand-object loop."""
 OUTPUTS = ("joints_xyz", "joints_uvd", "center_uvd", "crop", "poses", "synth")
-"""Outputs of a hand loop, in order (see :func:`build_hand_loop`)."""
+"""Outputs of a hand loop (see :func:`build_hand_loop`)."""
+OBJECT_OUTPUTS = OUTPUTS + ("scene_center_uvd", "object_center_uvd", "object_crop", "object_poses",
+                            "object_rotations", "object_translations", "object_rotation", "object_translation",
+                            "corners_xyz", "corners_uvd", "rendered", "merged")
+"""Outputs of a hand-object loop (see :func:`build_hand_object_loop`)."""
+
+
+def network_names(config: LoopConfig) -> tuple[str, ...]:
+    """Names of the networks of ``config``'s loop (the nested models' names)."""
+    return HAND_NETWORKS + (OBJECT_NETWORKS if config.object else ())
 
 
 def build_networks(config: LoopConfig) -> dict[str, keras.Model]:
-    """Builds the hand loop's four networks (random weights) from ``config``."""
-    return {
+    """Builds the loop's networks (random weights) from ``config``: the hand's, and the object's when it has one."""
+    nets = {
         "localizer": networks.build_localizer(config.localizer, config.crop),
         "predictor": networks.build_predictor(config.predictor, config.num_joints, config.crop),
         "synthesizer": networks.build_synthesizer(config.synthesizer, config.num_joints),
         "updater": networks.build_updater(config.updater, config.num_joints, config.crop),
     }
+    if config.object:
+        nets["object_localizer"] = networks.build_object_localizer(config.object_localizer, config.crop)
+        nets["object_predictor"] = networks.build_object_predictor(config.object_predictor, config.crop)
+        nets["object_updater"] = networks.build_updater(config.object_updater, networks.objects.CORNERS,
+                                                        config.crop, name="object_updater")
+    return nets
+
+
+def build_loop(config: LoopConfig, nets: dict[str, keras.Model] | None = None) -> keras.Model:
+    """The hand loop, or the hand-object loop when ``config.object`` names an object."""
+    return build_hand_object_loop(config, nets) if config.object else build_hand_loop(config, nets)
+
+
+def _inputs(config: LoopConfig):
+    depth = keras.Input((config.height, config.width, 1), name="depth")
+    intrinsics = keras.Input((4,), name="intrinsics")
+    return depth, intrinsics
 
 
 def build_hand_loop(config: LoopConfig, nets: dict[str, keras.Model] | None = None, name: str = "hand_loop"):
@@ -46,8 +84,7 @@ def build_hand_loop(config: LoopConfig, nets: dict[str, keras.Model] | None = No
     """
     nets = nets or build_networks(config)
     cube = config.cube_mm
-    depth = keras.Input((config.height, config.width, 1), name="depth")
-    intrinsics = keras.Input((4,), name="intrinsics")
+    depth, intrinsics = _inputs(config)
     com = CenterOfMass(cube, name="center_of_mass")(depth, intrinsics)
     first = STNCrop(config.crop, name="com_crop")(depth, com, cube=cube, intrinsics=intrinsics)
     offset = nets["localizer"](first)
@@ -73,3 +110,90 @@ def build_hand_loop(config: LoopConfig, nets: dict[str, keras.Model] | None = No
         "synth": keras.ops.stack(images, axis=1),
     }
     return keras.Model({"depth": depth, "intrinsics": intrinsics}, outputs, name=name)
+
+
+def build_hand_object_loop(config: LoopConfig, nets: dict[str, keras.Model] | None = None,
+                           name: str = "hand_object_loop"):
+    """Builds the hand-object feedback loop (Alg. 1) with ``config.iterations`` iterations.
+
+    The combined centre of mass is cropped with ``config.scene_cube_mm``; ``localizer`` and ``object_localizer``
+    find the hand's reference joint and the object's centroid in that crop (offsets in scene-cube units); each is
+    then cropped with ``config.cube_mm`` around its located centre, which stays the centre of its crop and of its
+    normalised pose for all iterations. ``predictor`` gives the hand pose, ``object_predictor`` the 8 box corners,
+    to which the object model's corners are fitted rigidly (Procrustes). Each iteration pastes the synthesized
+    hand into the frame (ISTN, back to mm) and ray-casts the object model in its current pose at every frame pixel
+    (the renderer is analytic, so it needs no paste), merges them by pixel-wise minimum, crops the merged frame
+    around each entity, and updates each pose from (its input crop, its merged crop); the object's updated corners
+    are fitted rigidly again.
+
+    Args:
+        config: the loop's geometry and networks; ``config.object`` names a :data:`zoo.objects.OBJECTS` model.
+        nets: trained networks (from :func:`build_networks`); fresh random ones when None.
+    Returns:
+        A Keras model with the inputs of :func:`build_hand_loop`; outputs a dict with the hand loop's outputs
+        (``synth`` is ``(B, max(N, 1), 128, 128, 1)``) and: ``scene_center_uvd`` ``(B, 3)`` the combined centre of
+        mass; ``object_center_uvd`` ``(B, 3)`` and ``object_crop`` ``(B, 128, 128, 1)`` the object's crop;
+        ``object_poses`` ``(B, N + 1, 8, 3)`` the rigidly fitted corners in cube units around the object centre
+        after the predictor and each iteration; ``object_rotations`` ``(B, N + 1, 3, 3)`` (object -> camera) and
+        ``object_translations`` ``(B, N + 1, 3)`` mm of each; ``object_rotation``, ``object_translation`` the
+        final ones; ``corners_xyz`` ``(B, 8, 3)`` mm and ``corners_uvd`` ``(B, 8, 3)`` the final corners;
+        ``rendered`` and ``merged`` ``(B, max(N, 1), H, W, 1)`` mm, the object's rendering and the composed
+        frame each iteration was updated from. All 3D is in OpenCV camera axes (y down).
+    """
+    if not config.object:
+        raise ValueError("a hand-object loop needs config.object, the name of an object model")
+    model = get_object(config.object)
+    nets = nets or build_networks(config)
+    cube, scene_cube, size = config.cube_mm, config.scene_cube_mm, config.crop
+    depth, intrinsics = _inputs(config)
+    scene_center = CenterOfMass(scene_cube, name="center_of_mass")(depth, intrinsics)
+    scene = STNCrop(size, name="scene_crop")(depth, scene_center, cube=scene_cube, intrinsics=intrinsics)
+    center = OffsetCenter(scene_cube, name="hand_center")(scene_center, nets["localizer"](scene), intrinsics)
+    object_center = OffsetCenter(scene_cube, name="object_center")(
+        scene_center, nets["object_localizer"](scene), intrinsics)
+    crop = STNCrop(size, name="crop")(depth, center, cube=cube, intrinsics=intrinsics)
+    object_crop = STNCrop(size, name="object_crop")(depth, object_center, cube=cube, intrinsics=intrinsics)
+    fit = FitObjectPose(model.corners(), cube, name="fit_object_pose")
+    paste = ISTNPaste(config.height, config.width, fill=1.0, name="paste_hand")
+    to_mm = CubeToDepth(cube, name="hand_depth")
+    render = RenderObject(config.object, config.height, config.width, name="render_object")
+    merge = MinMerge(name="merge")
+    recrop = STNCrop(size, name="merged_crop")
+
+    pose = nets["predictor"](crop)
+    rotation, translation, corners = fit(nets["object_predictor"](object_crop), object_center, intrinsics)
+    trace = {key: [] for key in ("poses", "object_poses", "object_rotations", "object_translations", "synth",
+                                 "rendered", "merged")}
+
+    def record(**values):
+        for key, value in values.items():
+            trace[key].append(value)
+
+    record(poses=pose, object_poses=corners, object_rotations=rotation, object_translations=translation)
+    for i in range(1, max(config.iterations, 1) + 1):
+        image = nets["synthesizer"](pose)
+        hand_mm = to_mm(paste(image, center, cube=cube, intrinsics=intrinsics), center)
+        rendered = render(rotation, translation, intrinsics)
+        merged = merge([hand_mm, rendered])
+        record(synth=image, rendered=rendered, merged=merged)
+        if i > config.iterations:  # N = 0: only show the predictors' images
+            break
+        hand_pair = keras.layers.Concatenate(name=f"pair_{i}")(
+            [crop, recrop(merged, center, cube=cube, intrinsics=intrinsics)])
+        object_pair = keras.layers.Concatenate(name=f"object_pair_{i}")(
+            [object_crop, recrop(merged, object_center, cube=cube, intrinsics=intrinsics)])
+        pose = keras.layers.Add(name=f"pose_{i}")([pose, nets["updater"](hand_pair)])
+        moved = keras.layers.Add(name=f"object_pose_{i}")([corners, nets["object_updater"](object_pair)])
+        rotation, translation, corners = fit(moved, object_center, intrinsics)
+        record(poses=pose, object_poses=corners, object_rotations=rotation, object_translations=translation)
+    xyz, uvd = PoseToCamera(cube, name="to_camera")(pose, center, intrinsics)
+    corners_xyz, corners_uvd = PoseToCamera(cube, name="corners_to_camera")(corners, object_center, intrinsics)
+    outputs = {key: keras.ops.stack(values, axis=1) for key, values in trace.items()}
+    outputs.update({
+        "joints_xyz": xyz, "joints_uvd": uvd, "center_uvd": center, "crop": crop,
+        "scene_center_uvd": scene_center, "object_center_uvd": object_center, "object_crop": object_crop,
+        "object_rotation": rotation, "object_translation": translation,
+        "corners_xyz": corners_xyz, "corners_uvd": corners_uvd,
+    })
+    return keras.Model({"depth": depth, "intrinsics": intrinsics}, {k: outputs[k] for k in OBJECT_OUTPUTS},
+                       name=name)

@@ -86,22 +86,24 @@ def find_entry(name_or_path: str | Path) -> Entry:
 
 
 def build_loop(entry: Entry, iterations: int | None = None):
-    """Builds the entry's loop and loads its verified weights; ``iterations`` overrides N (same weights)."""
-    from zoo.loops import build_hand_loop
+    """Builds the entry's loop and loads its verified weights; ``iterations`` overrides N (same weights).
+
+    Returns ``(loop, config)``: a hand loop, or a hand-object loop when the config names an object.
+    """
+    from zoo import loops
 
     if not entry.weights.is_file():
         raise FileNotFoundError(f"weights of zoo entry {entry.name!r} not found: {entry.weights}")
     if _sha256(entry.weights) != entry.sha256:
         raise RegistryError(f"{entry.weights} is corrupt or was modified: its SHA-256 does not match the card")
     config = entry.config if iterations is None else dataclasses.replace(entry.config, iterations=iterations)
-    loop = build_hand_loop(entry.config)
+    loop = loops.build_loop(entry.config)
     try:
         loop.load_weights(entry.weights)
     except Exception as error:  # noqa: BLE001 - Keras raises many types for a mismatched file
         raise RegistryError(f"{entry.weights} does not fit the config of {entry.name!r}: {error}") from None
     if config is not entry.config:
-        loop = build_hand_loop(config, {n: loop.get_layer(n) for n in ("localizer", "predictor", "synthesizer",
-                                                                         "updater")})
+        loop = loops.build_loop(config, {n: loop.get_layer(n) for n in loops.network_names(config)})
     return loop, config
 
 

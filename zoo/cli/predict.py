@@ -30,6 +30,10 @@ def run(args: argparse.Namespace) -> int:
         joint_set = get_joint_set(result.joint_set)
         for name, (x, y, z), (u, v, _) in zip(joint_set.joints, result.joints_xyz, result.joints_uvd):
             print(f"{name:12s} x {x:8.1f}  y {y:8.1f}  z {z:8.1f} mm   u {u:6.1f}  v {v:6.1f} px")
+        if result.object_rotation is not None:
+            x, y, z = result.object_translation
+            print(f"{'object':12s} x {x:8.1f}  y {y:8.1f}  z {z:8.1f} mm   rotation "
+                  f"{json.dumps(result.object_rotation.round(4).tolist())}")
     if args.overlay:
         from zoo.overlays import draw_prediction
 

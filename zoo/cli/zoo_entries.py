@@ -31,12 +31,13 @@ def run(args: argparse.Namespace) -> int:
         else:
             print("no zoo entries are shipped yet")
         return 0
+    from zoo.loops import network_names
     from zoo.registry import build_loop
 
-    loop, _ = build_loop(find_entry(args.name))
-    for name in ("localizer", "predictor", "synthesizer", "updater"):
+    loop, config = build_loop(find_entry(args.name))
+    for name in network_names(config):
         net = loop.get_layer(name)
-        print(f"{name:12s} in {str(net.input_shape):22s} out {str(net.output_shape):22s} "
+        print(f"{name:16s} in {str(net.input_shape):22s} out {str(net.output_shape):22s} "
               f"{net.count_params():>10,d} parameters")
-    print(f"{'loop':12s} {loop.count_params():,d} parameters")
+    print(f"{'loop':16s} {loop.count_params():,d} parameters")
     return 0

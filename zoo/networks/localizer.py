@@ -17,14 +17,17 @@ def conv_trunk(x, filters, kernels, pools, prefix: str):
     return keras.layers.Flatten(name=f"{prefix}_flatten")(x)
 
 
-def build_localizer(config: LocalizerConfig, crop: int = 128, outputs: int = 3, name: str = "localizer"):
-    """Builds the localizer: ``(B, crop, crop, 1)`` normalised depth -> ``(B, outputs)`` cube units.
+def light_regressor(inputs, config: LocalizerConfig, outputs: int, prefix: str):
+    """The localizer's layers on ``inputs`` ``(B, S, S, 1)``: conv trunk, FC head, linear ``(B, outputs)``.
 
-    With ``outputs=24`` and a reshape this is also the object predictor's light trunk (8 corners x 3).
+    Layers are named ``{prefix}_conv1`` ... ``{prefix}_out``.
     """
-    prefix = name[:3] if name == "localizer" else name
-    inputs = keras.Input((crop, crop, 1), name=f"{name}_crop")
     x = conv_trunk(inputs, config.filters, config.kernels, config.pools, prefix)
     x = dense_head(x, config.dense, config.dropout, prefix)
-    out = keras.layers.Dense(outputs, name=f"{prefix}_out")(x)
-    return keras.Model(inputs, out, name=name)
+    return keras.layers.Dense(outputs, name=f"{prefix}_out")(x)
+
+
+def build_localizer(config: LocalizerConfig, crop: int = 128, name: str = "localizer"):
+    """Builds the hand localizer: ``(B, crop, crop, 1)`` normalised depth -> ``(B, 3)`` offset in cube units."""
+    inputs = keras.Input((crop, crop, 1), name=f"{name}_crop")
+    return keras.Model(inputs, light_regressor(inputs, config, 3, "loc"), name=name)

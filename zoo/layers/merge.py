@@ -1,0 +1,54 @@
+"""Composing depth images in the frame: synthesized crops back to millimetres, and the pixel-wise minimum (eq. 21)."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+BACKGROUND = 0.98
+"""Normalised depth at or beyond which a synthesized pixel counts as background (missing, 0 mm) in the frame."""
+
+
+def min_merge(*depths_mm):
+    """Pixel-wise minimum of depth images in mm where 0 means missing (treated as infinitely far).
+
+    Each argument has the same shape; returns that shape, 0 where every input is 0. The gradient goes to the
+    input that is selected at each pixel.
+    """
+    far = tf.constant(float("inf"), depths_mm[0].dtype)
+    nearest = depths_mm[0]
+    nearest = tf.where(nearest > 0, nearest, far)
+    for depth in depths_mm[1:]:
+        nearest = tf.minimum(nearest, tf.where(depth > 0, depth, far))
+    return tf.where(tf.math.is_finite(nearest), nearest, tf.zeros_like(nearest))
+
+
+@keras.saving.register_keras_serializable(package="handloop")
+class MinMerge(keras.layers.Layer):
+    """Keras layer of :func:`min_merge`: a list of ``(B, H, W, 1)`` depth images in mm -> their merge."""
+
+    def call(self, depths_mm):
+        return min_merge(*depths_mm)
+
+    def compute_output_shape(self, input_shapes):
+        return input_shapes[0]
+
+
+@keras.saving.register_keras_serializable(package="handloop")
+class CubeToDepth(keras.layers.Layer):
+    """Normalised depth pasted into a frame -> mm: ``[frame (B,H,W,1) cube units, center_uvd (B,3)]`` -> mm.
+
+    ``d = s * cube / 2 + center_z``; pixels at or beyond :data:`BACKGROUND` (the crop's rear side, where nothing
+    was synthesized, and the ISTN fill outside the crop) become 0, missing.
+    """
+
+    def __init__(self, cube: float, **kwargs):
+        super().__init__(**kwargs)
+        self.cube = cube
+
+    def call(self, frame, center_uvd):
+        depth = frame * (self.cube / 2) + center_uvd[:, 2, None, None, None]
+        return tf.where(frame < BACKGROUND, depth, tf.zeros_like(depth))
+
+    def get_config(self):
+        return {**super().get_config(), "cube": self.cube}

@@ -1,0 +1,44 @@
+"""The object renderer as a Keras layer: a known object model in a given pose, ray-cast at every frame pixel."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from zoo.objects import get_object
+from zoo.render import render_object
+
+
+def frame_pixels(batch, height: int, width: int, dtype=tf.float32):
+    """Pixel coordinates ``(u, v)`` of every pixel of ``(batch, height, width)`` frames (column and row index).
+
+    These are the coordinates the SynthHands generator casts its rays through, so an object rendered here equals
+    the generator's rendering of the same pose.
+    """
+    u = tf.range(width, dtype=dtype)[None, None, :]
+    v = tf.range(height, dtype=dtype)[None, :, None]
+    shape = [batch, height, width]
+    return tf.broadcast_to(u, shape), tf.broadcast_to(v, shape)
+
+
+@keras.saving.register_keras_serializable(package="handloop")
+class RenderObject(keras.layers.Layer):
+    """``[rotation (B,3,3), translation (B,3) mm, intrinsics (B,4)]`` -> ``(B, height, width, 1)`` depth mm, 0 = miss.
+
+    The object is :func:`zoo.objects.get_object` ``(object_name)``; poses are object -> camera in OpenCV axes
+    (y down), as :func:`zoo.render.render_object` takes them.
+    """
+
+    def __init__(self, object_name: str, height: int, width: int, **kwargs):
+        super().__init__(**kwargs)
+        self.object_model = get_object(object_name)
+        self.object_name, self.height, self.width = object_name, height, width
+
+    def call(self, rotation, translation, intrinsics):
+        u, v = frame_pixels(tf.shape(translation)[0], self.height, self.width)
+        model = self.object_model
+        depth = render_object(model.kind, list(model.size_mm), rotation, translation, u, v, intrinsics)
+        return depth[..., None]
+
+    def get_config(self):
+        return {**super().get_config(), "object_name": self.object_name, "height": self.height, "width": self.width}
