@@ -57,3 +57,16 @@ def test_bad_recipe_and_override(tmp_path, capsys):
     assert "not found" in capsys.readouterr().err
     assert main(["train", "synth-hand-lite", "--set", "stages.predictor.nope=3"]) == 2
     assert "no key 'nope'" in capsys.readouterr().err
+
+
+def test_shipped_recipes_parse():
+    from recipes.config import RECIPES_DIR, load_recipe
+    from zoo.config import LoopConfig
+
+    names = sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))
+    assert {"synth-hand-lite", "synth-hand"} <= set(names)
+    for name in names:
+        recipe = load_recipe(name)
+        config = LoopConfig.from_dict(recipe.model)
+        assert set(recipe.stages) >= {"localizer", "predictor", "synthesizer", "updater"}
+        assert config.num_joints > 0

@@ -154,7 +154,7 @@ class UpdaterTask(_RecipeTask):
         sigma = tf.random.stateless_uniform([size, 1, 1], keys[0], 0.02, 0.15)
         base = tf.where(tf.random.stateless_uniform([size, 1, 1], keys[1]) < 0.5, truth, predicted)
         noisy = base + sigma * tf.random.stateless_normal(tf.shape(truth), keys[2])
-        applied = self.update(model, crop, noisy)
+        applied = tf.cond(self.grown > 0, lambda: self.update(model, crop, noisy), lambda: noisy)
         index = tf.random.stateless_uniform([size], keys[3], 0, self.buffer_size, dtype=tf.int64)
         observed = truth + tf.gather(self.errors, index)
         pools = tf.stack([truth, predicted, noisy, applied, observed], 1)
@@ -168,6 +168,12 @@ class UpdaterTask(_RecipeTask):
         moved = tf.reshape(self.update(model, batch["crop"], start, training=True), tf.shape(truth))
         before = tf.norm(tf.reshape(start, tf.shape(truth)) - truth, axis=-1)
         return tf.nn.relu(tf.norm(moved - truth, axis=-1) - self.hinge_lambda * before)
+
+    def image_summaries(self, model, batch):
+        predicted = self.predictor(batch["crop"], training=False)
+        image = self.synthesizer(predicted, training=False)
+        return {"input": (batch["crop"] + 1) / 2, "synthesized": (image + 1) / 2,
+                "difference": tf.abs(batch["crop"] - image) / 2}
 
     def on_epoch_end(self, model, epoch):
         if epoch % self.grow_every:
