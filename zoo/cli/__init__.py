@@ -14,6 +14,7 @@ import sys
 COMMANDS: dict[str, str] = {
     "demo": "zoo.cli.demo",
     "compare": "zoo.cli.compare",
+    "eval": "zoo.cli.eval",
     "data": "zoo.cli.data",
     "train": "zoo.cli.train",
     "predict": "zoo.cli.predict",

@@ -1,4 +1,5 @@
-"""``handloop data``: generate synthetic shards (``synth``) and draw a contact sheet of a shard folder (``show``)."""
+"""``handloop data``: generate synthetic shards (``synth``), convert a real dataset to shards (``convert``) and draw
+a contact sheet of a shard folder (``show``)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     synth.add_argument("--objects", default="none", choices=["none", "cuboid", "mixed"], help="hand-held objects")
     synth.add_argument("--seed", type=int, default=0, help="seed; a different seed gives unseen subjects")
     synth.add_argument("--workers", type=int, default=1, help="processes rendering shards in parallel")
+    convert = sub.add_parser("convert", help="convert NYU, ICVL or MSRA15 on disk into TFRecord shards")
+    convert.add_argument("dataset", choices=["nyu", "icvl", "msra"], help="dataset the root folder holds")
+    convert.add_argument("--root", required=True, help="dataset folder")
+    convert.add_argument("--out", required=True, help="output folder (resumed if it holds the same settings)")
+    convert.add_argument("--split", default="train", choices=["train", "test"], help="split to convert")
+    convert.add_argument("--fold", type=int, default=0, help="MSRA: the left-out test subject, 0-8")
+    convert.add_argument("--shard-size", type=int, default=1000, help="frames per shard")
     show = sub.add_parser("show", help="draw frames of a shard folder with their joints")
     show.add_argument("directory", help="shard folder")
     show.add_argument("--out", required=True, help="PNG to write")
@@ -28,6 +36,13 @@ def run(args: argparse.Namespace) -> int:
         paths = generate(SynthSettings(frames=args.frames, seed=args.seed, objects=args.objects), args.out,
                          workers=args.workers)
         print(f"{args.frames} frames in {len(paths)} shards under {args.out}")
+    elif args.action == "convert":
+        from recipes.datasets import open_dataset
+        from recipes.datasets.convert import ConvertSettings, convert
+
+        settings = ConvertSettings(split=args.split, shard_size=args.shard_size)
+        paths = convert(open_dataset(args.dataset, args.root, args.fold), settings, args.out)
+        print(f"{args.dataset} {args.split} in {len(paths)} shards under {args.out}")
     else:
         from recipes.synth.show import contact_sheet
 
