@@ -118,7 +118,8 @@ def encode_frame(frame: Frame) -> bytes:
             "corners_xyz": floats(frame.corners_xyz),
             "corner_visibility": floats(frame.corner_visibility),
         })
-    return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString()
+    # Deterministic: map entries in key order, so equal frames give equal bytes in every process.
+    return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString(deterministic=True)
 
 
 def decode_frame(record: bytes) -> Frame:

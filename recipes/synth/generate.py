@@ -22,7 +22,6 @@ from zoo.camera import CAMERAS
 from zoo.fileio import atomic_path, write_text
 from zoo.objects import get_object
 
-SHARD_FRAMES = 250
 SUBJECTS_PER_SHARD = 5
 OBJECT_MODES = {
     "none": (),
@@ -34,17 +33,21 @@ OBJECT_MODES = {
 
 @dataclasses.dataclass(frozen=True)
 class SynthSettings:
-    """What a shard folder holds: frame count, seed, object mode, camera name, cube side (mm)."""
+    """What a shard folder holds: frame count, seed, object mode (:data:`OBJECT_MODES`), camera name, cube side
+    (mm) and frames per shard."""
 
     frames: int
     seed: int
     objects: str = "none"
     camera: str = "synth"
     cube_mm: float = 300.0
+    shard_size: int = 250
 
     def __post_init__(self):
         if self.frames < 1:
             raise ValueError(f"--frames must be at least 1, got {self.frames}")
+        if self.shard_size < 1:
+            raise ValueError(f"shard_size must be at least 1, got {self.shard_size}")
         if self.objects not in OBJECT_MODES:
             raise ValueError(f"unknown objects mode {self.objects!r}: expected one of {sorted(OBJECT_MODES)}")
         if self.camera not in CAMERAS:
@@ -52,12 +55,12 @@ class SynthSettings:
 
     @property
     def shards(self) -> int:
-        """Number of shards (:data:`SHARD_FRAMES` frames each, the last one possibly fewer)."""
-        return -(-self.frames // SHARD_FRAMES)
+        """Number of shards (``shard_size`` frames each, the last one possibly fewer)."""
+        return -(-self.frames // self.shard_size)
 
     def shard_frames(self, index: int) -> int:
         """Number of frames in shard ``index``."""
-        return min(SHARD_FRAMES, self.frames - index * SHARD_FRAMES)
+        return min(self.shard_size, self.frames - index * self.shard_size)
 
 
 def _object(rng: np.random.Generator, mode: str):
@@ -136,8 +139,16 @@ def _shard_job(job):
 
 
 def generate(settings: SynthSettings, directory: str | Path, workers: int = 1, progress: bool = True) -> list[Path]:
-    """Writes every missing shard of ``settings`` into ``directory``; returns all shard paths in order."""
+    """Writes every missing shard of ``settings`` into ``directory``; returns all shard paths in order.
+
+    ``workers`` processes render shards in parallel; the bytes written do not depend on it. Temporary files a
+    killed run left behind are removed first (one generator per folder at a time).
+    """
+    if workers < 1:
+        raise ValueError(f"--workers must be at least 1, got {workers}")
     directory = prepare_directory(settings, directory)
+    for stale in directory.glob(".tmp*.shard-*"):  # left by a killed run
+        stale.unlink()
     paths = [shard_path(directory, i, settings.shards) for i in range(settings.shards)]
     todo = [i for i, p in enumerate(paths) if not p.is_file()]
     done_frames = settings.frames - sum(settings.shard_frames(i) for i in todo)

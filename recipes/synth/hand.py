@@ -14,7 +14,7 @@ import numpy as np
 FINGERS = ("index", "middle", "ring", "pinky")
 
 # Base geometry of an average adult hand, mm.
-_MCP = {"index": (24.0, 84.0, 0.0), "middle": (3.0, 89.0, 0.0), "ring": (-16.0, 84.0, 0.0), "pinky": (-33.0, 74.0, 0.0)}
+_MCP = {"index": (24.0, 84.0, 0.0), "middle": (3.0, 89.0, 0.0), "ring": (-15.0, 80.0, 0.0), "pinky": (-33.0, 74.0, 0.0)}
 _BONES = {"index": (40.0, 24.0, 20.0), "middle": (45.0, 28.0, 21.0), "ring": (42.0, 26.0, 20.0),
           "pinky": (33.0, 19.0, 18.0), "thumb": (46.0, 40.5, 22.0)}
 _CMC = (20.0, 10.0, -15.0)
@@ -22,8 +22,8 @@ _RADIUS = {"index": 9.0, "middle": 9.5, "ring": 9.0, "pinky": 8.0, "thumb": 10.5
 
 LIMITS_DEG = {
     # finger: MCP flexion, MCP abduction, PIP flexion (DIP follows as 2/3 PIP +- 10)
-    "mcp_flex": (-20.0, 90.0),
-    "mcp_abd": (-20.0, 20.0),
+    "mcp_flex": (-20.0, 100.0),
+    "mcp_abd": (-25.0, 25.0),
     "pip_flex": (0.0, 110.0),
     # thumb: CMC flexion (across the palm), CMC abduction (away from the palm), MCP and IP flexion
     "cmc_flex": (-15.0, 80.0),

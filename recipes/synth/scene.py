@@ -193,7 +193,7 @@ def _stack(scenes: list[Scene], intrinsics: Intrinsics) -> list[np.ndarray]:
 
 TILE = 16
 """Side (pixels) of the tiles a window is cut into; tiles no primitive can reach get no rays."""
-SLOT_STEP = 4
+SLOT_STEP = 8
 """Capsule slots per ray come in multiples of this (each width compiles the caster once)."""
 
 

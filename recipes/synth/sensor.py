@@ -2,7 +2,7 @@
 
 1 mm quantisation; Gaussian noise growing with depth (``0.5 mm + 1.5e-6 z^2``); a band of missing depth beside
 depth edges, on the side the projector cannot light (a shadow 1-4 px wide to the right of each near/far edge);
-and random dropout of single pixels.
+pixels along every silhouette missing at random (``edge_dropout``), and random dropout of single pixels.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ class SensorConfig:
     edge_jump_mm: float = 20.0
     shadow_px: int = 4
     shadow_prob: float = 0.7
+    edge_dropout: float = 0.3
     dropout: float = 0.005
 
 
@@ -37,5 +38,11 @@ def apply_sensor(depth: np.ndarray, rng: np.random.Generator, config: SensorConf
     shadow = np.zeros_like(hit)
     for k in range(width):
         shadow[:, k:] |= edge[:, : edge.shape[1] - k]
-    drop = (shadow & (rng.uniform(size=depth.shape) < config.shadow_prob)) | (rng.uniform(size=depth.shape) < config.dropout)
+    # Silhouette: a hit pixel with a 4-neighbour that is empty or more than edge_jump_mm farther.
+    padded = np.pad(far, 1, constant_values=1e9)
+    neighbours = np.stack([padded[:-2, 1:-1], padded[2:, 1:-1], padded[1:-1, :-2], padded[1:-1, 2:]])
+    silhouette = hit & (neighbours - far > config.edge_jump_mm).any(0)
+    draw = rng.uniform(size=depth.shape)
+    drop = ((shadow & (draw < config.shadow_prob)) | (silhouette & (draw < config.edge_dropout))
+            | (rng.uniform(size=depth.shape) < config.dropout))
     return np.where(drop, 0.0, noisy).astype(np.float32)

@@ -16,6 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     synth.add_argument("--objects", default="none", choices=["none", "cuboid", "mixed"], help="hand-held objects")
     synth.add_argument("--seed", type=int, default=0, help="seed; a different seed gives unseen subjects")
     synth.add_argument("--workers", type=int, default=1, help="processes rendering shards in parallel")
+    synth.add_argument("--shard-size", type=int, default=250, help="frames per shard")
     convert = sub.add_parser("convert", help="convert NYU, ICVL or MSRA15 on disk into TFRecord shards")
     convert.add_argument("dataset", choices=["nyu", "icvl", "msra"], help="dataset the root folder holds")
     convert.add_argument("--root", required=True, help="dataset folder")
@@ -33,8 +34,8 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "synth":
         from recipes.synth.generate import SynthSettings, generate
 
-        paths = generate(SynthSettings(frames=args.frames, seed=args.seed, objects=args.objects), args.out,
-                         workers=args.workers)
+        settings = SynthSettings(frames=args.frames, seed=args.seed, objects=args.objects, shard_size=args.shard_size)
+        paths = generate(settings, args.out, workers=args.workers)
         print(f"{args.frames} frames in {len(paths)} shards under {args.out}")
     elif args.action == "convert":
         from recipes.datasets import open_dataset
