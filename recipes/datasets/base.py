@@ -123,11 +123,10 @@ class DatasetReader:
         """Centre of mass ``(3,)`` (pixels, mm) of the depth inside the cube around the labelled joints' centre."""
         cam = self.intrinsics
         center = cam.xyz_to_uvd(entry.joints_xyz.mean(axis=0))
-        u0, v0, u1, v1 = crop_box(center, entry.cube, cam)
-        vs, us = np.mgrid[:cam.height, :cam.width]
-        inside = (us >= u0) & (us < u1) & (vs >= v0) & (vs < v1) & (np.abs(depth - center[2]) < entry.cube / 2)
+        window = keep_box(depth, crop_box(center, entry.cube, cam))
+        window[np.abs(window - center[2]) >= entry.cube / 2] = 0
         try:
-            return center_of_mass(np.where(inside, depth, 0), cam, entry.cube).astype(np.float32)
+            return center_of_mass(window, cam, entry.cube).astype(np.float32)
         except NoHandError:
             raise ValueError(f"{entry.depth_path}: no depth inside the {entry.cube:g} mm cube around the labelled "
                              "hand (depth and labels do not match)") from None
@@ -140,6 +139,16 @@ class DatasetReader:
     def labels_uvd(self, split: str) -> np.ndarray:
         """``(F, J, 3)`` ground truth of ``split`` in pixels and mm, the community's label format."""
         return np.stack([self.intrinsics.xyz_to_uvd(e.joints_xyz) for e in self.entries(split)])
+
+
+def keep_box(depth: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+    """A copy of ``(H, W)`` depth keeping only the pixels whose indices lie in ``box`` ``(u0, v0, u1, v1)``
+    (pixels, ``u0 <= u < u1``, ``v0 <= v < v1``), 0 elsewhere."""
+    height, width = depth.shape
+    u0, v0, u1, v1 = (int(np.clip(np.ceil(x), 0, size)) for x, size in zip(box, (width, height, width, height)))
+    out = np.zeros_like(depth)
+    out[v0:v1, u0:u1] = depth[v0:v1, u0:u1]
+    return out
 
 
 def read_label_rows(path: Path, columns: int, skip: int = 0, first_line: int = 1) -> list[tuple[str, np.ndarray]]:

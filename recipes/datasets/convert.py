@@ -13,10 +13,9 @@ import dataclasses
 import json
 from pathlib import Path
 
-import numpy as np
 from tqdm.auto import tqdm
 
-from recipes.datasets.base import DatasetReader
+from recipes.datasets.base import DatasetReader, keep_box
 from recipes.records import MANIFEST, Frame, encode_frame, shard_path
 from zoo.fileio import atomic_path, write_text
 from zoo.preprocess import crop_box
@@ -39,11 +38,8 @@ class ConvertSettings:
 
 def hand_window(frame: Frame, window: float) -> Frame:
     """``frame`` with depth outside the square of ``window`` cubes around its hand detection set to 0 (missing)."""
-    u0, v0, u1, v1 = crop_box(frame.com_uvd, frame.cube * window, frame.intrinsics)
-    height, width = frame.depth_mm.shape
-    vs, us = np.mgrid[:height, :width]
-    inside = (us >= u0) & (us < u1) & (vs >= v0) & (vs < v1)
-    return dataclasses.replace(frame, depth_mm=np.where(inside, frame.depth_mm, 0).astype(np.float32))
+    box = crop_box(frame.com_uvd, frame.cube * window, frame.intrinsics)
+    return dataclasses.replace(frame, depth_mm=keep_box(frame.depth_mm, box))
 
 
 def _prepare(directory: Path, manifest: dict) -> None:

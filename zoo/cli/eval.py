@@ -86,8 +86,8 @@ def run(args: argparse.Namespace) -> int:
     from zoo.metrics import summarize
     from zoo.resultfile import evaluate_file, get_benchmark, write_results
 
-    if args.batch_size < 1:
-        raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if args.batch_size < 1 or (args.limit is not None and args.limit < 1):
+        raise ValueError(f"--batch-size and --limit must be at least 1, got {args.batch_size} and {args.limit}")
     benchmark = get_benchmark(args.dataset)
     load_depth, labels, joint_set = load_test_split(args.dataset, args.root, args.split, args.fold, args.limit)
     model = zoo.load(args.name)
