@@ -94,3 +94,43 @@ def test_eval_refuses_unmappable_joint_sets(tmp_path, monkeypatch, capsys):
     assert cli_main(["eval", "x", "--dataset", "icvl", "--root", str(tmp_path / "icvl"),
                      "--out", str(tmp_path / "r.txt")]) == 2
     assert "only msra21 maps" in capsys.readouterr().err
+
+
+def _write_shard(directory, frames):
+    """A one-shard folder of ``frames`` with its manifest, as the generator writes it."""
+    import tensorflow as tf
+
+    from recipes.records import MANIFEST, encode_frame, shard_path
+
+    directory.mkdir()
+    cam = frames[0].intrinsics
+    (directory / MANIFEST).write_text(json.dumps({"shards": 1, "frames": len(frames), "num_joints": 21,
+                                                  "frame_size": [cam.height, cam.width], "joint_set": "msra21"}))
+    with tf.io.TFRecordWriter(str(shard_path(directory, 0, 1))) as writer:
+        for frame in frames:
+            writer.write(encode_frame(frame))
+
+
+def test_eval_synth_shards_and_refuses_real_ones(tmp_path, monkeypatch, capsys):
+    from dataset_fixtures import paint_joints
+
+    from recipes.records import Frame
+
+    cam, frames = CAMERAS["synth"], []
+    for shift in (0.0, 10.0):
+        xyz = msra_pose() * [1, -1, 1] + [shift, 0, 0]  # the synthetic camera's y points down
+        frames.append(Frame(paint_joints(cam.xyz_to_uvd(xyz), cam.height, cam.width).astype(np.float32), cam,
+                            xyz.astype(np.float32), "msra21", 300.0, cam.xyz_to_uvd(xyz[5])))
+    _write_shard(tmp_path / "synth", frames)
+    truth = np.stack([f.joints_xyz for f in frames])
+    monkeypatch.setattr(zoo, "load", lambda name: StubModel(truth + [0, 0, 7.0], "msra21"))
+    out = tmp_path / "s.txt"
+    assert cli_main(["eval", "x", "--dataset", "synth", "--root", str(tmp_path / "synth"), "--out", str(out),
+                     "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["mean_mm"] == pytest.approx(7, abs=0.01)
+    msra = CAMERAS["msra"]
+    frames = [Frame(np.full((240, 320), 400, np.float32), msra, msra_pose().astype(np.float32), "msra21", 200.0,
+                    np.array([160, 120, 400.0]))]
+    _write_shard(tmp_path / "real", frames)
+    assert cli_main(["eval", "x", "--dataset", "synth", "--root", str(tmp_path / "real"), "--out", str(out)]) == 2
+    assert "--dataset nyu, icvl or msra" in capsys.readouterr().err

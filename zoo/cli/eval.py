@@ -47,9 +47,14 @@ def load_test_split(dataset: str, root: str, split: str = "test", fold: int = 0,
     if dataset == "synth":
         from recipes.evaluate import read_frames
 
+        from zoo.camera import CAMERAS
+
         frames = read_frames(root, limit)
         if not frames:
             raise ValueError(f"{root}: the shard folder holds no frames")
+        if frames[0].intrinsics != CAMERAS["synth"]:
+            raise ValueError(f"{root} holds frames of the {frames[0].intrinsics.name} camera, not synthetic ones: "
+                             "evaluate real datasets from their own folders with --dataset nyu, icvl or msra")
         labels = np.stack([f.intrinsics.xyz_to_uvd(f.joints_xyz) for f in frames])
         return (lambda i: frames[i].depth_mm), labels, frames[0].joint_set
     from recipes.datasets import open_dataset
