@@ -73,7 +73,7 @@ class Frame:
 
 def _png16(window: np.ndarray) -> bytes:
     buffer = io.BytesIO()
-    Image.fromarray(window.astype(np.uint16)).save(buffer, format="PNG")
+    Image.fromarray(window.astype(np.uint16)).save(buffer, format="PNG", compress_level=1)  # 3x faster than 6, +15 % size
     return buffer.getvalue()
 
 

@@ -14,9 +14,9 @@ import numpy as np
 FINGERS = ("index", "middle", "ring", "pinky")
 
 # Base geometry of an average adult hand, mm.
-_MCP = {"index": (24.0, 84.0, 0.0), "middle": (3.0, 89.0, 0.0), "ring": (-15.0, 80.0, 0.0), "pinky": (-33.0, 74.0, 0.0)}
+_MCP = {"index": (24.0, 84.0, 0.0), "middle": (3.0, 89.0, 0.0), "ring": (-13.0, 77.0, 0.0), "pinky": (-33.0, 74.0, 0.0)}
 _BONES = {"index": (40.0, 24.0, 20.0), "middle": (45.0, 28.0, 21.0), "ring": (42.0, 26.0, 20.0),
-          "pinky": (33.0, 19.0, 18.0), "thumb": (46.0, 40.5, 22.0)}
+          "pinky": (33.0, 19.0, 18.0), "thumb": (46.0, 40.7, 22.0)}
 _CMC = (20.0, 10.0, -15.0)
 _RADIUS = {"index": 9.0, "middle": 9.5, "ring": 9.0, "pinky": 8.0, "thumb": 10.5}
 
