@@ -91,6 +91,7 @@ class DatasetReader:
         return entries
 
     def _entries(self, split: str) -> list[Entry]:
+        """Subclasses: the entries of a known ``split`` in order, checking folders, labels and frame counts."""
         raise NotImplementedError
 
     def read_depth(self, entry: Entry) -> np.ndarray:
