@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "make and inspect training data: synthetic generation, contact sheets"
+HELP = "make and inspect training data: synthetic generation, real-dataset conversion, contact sheets"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
