@@ -46,7 +46,6 @@ def load_test_split(dataset: str, root: str, split: str = "test", fold: int = 0,
     """Returns (depth loader: index -> ``(H, W)`` mm, labels ``(F, J, 3)`` uvd, joint set) of a test split."""
     if dataset == "synth":
         from recipes.evaluate import read_frames
-
         from zoo.camera import CAMERAS
 
         frames = read_frames(root, limit)
