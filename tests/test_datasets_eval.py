@@ -36,7 +36,8 @@ def test_convert_msra_exact_and_resumable(tmp_path):
         assert (frame.cube, frame.subject, frame.joint_set, frame.intrinsics) == (180, 4, "msra21", CAMERAS["msra"])
     stamps = [p.stat().st_mtime_ns for p in paths]
     paths[2].unlink()
-    convert(reader, settings, tmp_path / "out", progress=False)  # resumes: rewrites only the missing shard
+    assert cli_main(["data", "convert", "msra", "--root", str(tmp_path / "msra"), "--out", str(tmp_path / "out"),
+                     "--split", "test", "--fold", "4", "--shard-size", "10"]) == 0  # resumes: only the missing shard
     assert [p.stat().st_mtime_ns for i, p in enumerate(paths) if i != 2] == stamps[:2] + stamps[3:]
     assert paths[2].is_file()
     with pytest.raises(ValueError, match="other settings"):
