@@ -10,14 +10,13 @@ the training crops, augmented, read well inside it.
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
 from recipes.datasets.base import DatasetReader, keep_box
-from recipes.records import MANIFEST, Frame, encode_frame, shard_path
-from zoo.fileio import atomic_path, write_text
+from recipes.records import Frame, encode_frame, prepare_folder, shard_path
+from zoo.fileio import atomic_path
 from zoo.preprocess import crop_box
 
 
@@ -42,20 +41,6 @@ def hand_window(frame: Frame, window: float) -> Frame:
     return dataclasses.replace(frame, depth_mm=keep_box(frame.depth_mm, box))
 
 
-def _prepare(directory: Path, manifest: dict) -> None:
-    """Writes the manifest into a new or empty ``directory``, or checks an existing one matches it."""
-    path = directory / MANIFEST
-    if path.is_file():
-        existing = json.loads(path.read_text())
-        if existing.get("settings") != manifest["settings"] or existing.get("frames") != manifest["frames"]:
-            raise ValueError(f"{directory} holds frames converted with other settings {existing.get('settings')}; "
-                             f"refusing to mix in {manifest['settings']}: choose another --out")
-    elif directory.exists() and any(directory.iterdir()):
-        raise ValueError(f"{directory} is not empty and holds no {MANIFEST}: choose another --out")
-    else:
-        write_text(path, json.dumps(manifest, indent=2))
-
-
 def convert(reader: DatasetReader, settings: ConvertSettings, directory: str | Path,
             progress: bool = True) -> list[Path]:
     """Writes every missing shard of ``reader``'s split ``settings.split`` into ``directory``; returns all shard
@@ -72,12 +57,10 @@ def convert(reader: DatasetReader, settings: ConvertSettings, directory: str | P
         raise ValueError(f"{reader.root}: the {reader.name} {settings.split} split holds no frames")
     count = -(-len(entries) // settings.shard_size)
     cam = reader.intrinsics
-    _prepare(directory, {
+    prepare_folder(directory, {
         "source": reader.name, "settings": {**reader.settings(), **dataclasses.asdict(settings)}, "shards": count,
         "frames": len(entries), "frame_size": [cam.height, cam.width], "num_joints": reader.num_joints,
         "joint_set": reader.joint_set})
-    for stale in directory.glob(".tmp*.shard-*"):  # left by a killed run
-        stale.unlink()
     paths = [shard_path(directory, i, count) for i in range(count)]
     chunks = [entries[i * settings.shard_size:(i + 1) * settings.shard_size] for i in range(count)]
     todo = [i for i, p in enumerate(paths) if not p.is_file()]
