@@ -188,3 +188,23 @@ def test_registry_entry_predicts_object_pose(loop, tmp_path, capsys):
     assert np.array(out["corners_xyz_mm"]).shape == (8, 3) and np.array(out["object_rotation"]).shape == (3, 3)
     assert main(["zoo", "summary", str(tmp_path / "tiny-object.json")]) == 0
     assert "object_updater" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("config", [SMALL, OBJECT], ids=["hand", "hand_object"])
+def test_loops_convert_to_tflite_builtins(config):
+    """Batch-1 TFLite with builtin ops only, matching Keras (the exporter's starting point)."""
+    import keras
+    from ai_edge_litert.interpreter import Interpreter
+
+    keras.utils.set_random_seed(4)
+    loop = build_loop(config)
+    depth = keras.Input((config.height, config.width, 1), batch_size=1, name="depth")
+    intrinsics = keras.Input((4,), batch_size=1, name="intrinsics")
+    fixed = keras.Model({"depth": depth, "intrinsics": intrinsics}, loop({"depth": depth, "intrinsics": intrinsics}))
+    converter = tf.lite.TFLiteConverter.from_keras_model(fixed)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    runner = Interpreter(model_content=converter.convert()).get_signature_runner()
+    inputs = {key: value[:1] for key, value in frames(1).items()}
+    expected = fixed(inputs)
+    for key, value in runner(**inputs).items():
+        np.testing.assert_allclose(value, np.asarray(expected[key]), atol=1e-2, err_msg=key)

@@ -7,20 +7,22 @@ import tensorflow as tf
 
 BACKGROUND = 0.98
 """Normalised depth at or beyond which a synthesized pixel counts as background (missing, 0 mm) in the frame."""
+FAR_MM = 1e9
+"""Depth standing in for 'missing' while merging, mm. Finite on purpose: TFLite turns an inf constant into the
+largest float (so an is-finite test fails) and tf2onnx lowers a float select to ``x * c + y * (1 - c)``, where an
+inf gives NaN."""
 
 
 def min_merge(*depths_mm):
-    """Pixel-wise minimum of depth images in mm where 0 means missing (treated as infinitely far).
+    """Pixel-wise minimum of depth images in mm where 0 means missing (treated as far, :data:`FAR_MM`).
 
     Each argument has the same shape; returns that shape, 0 where every input is 0. The gradient goes to the
     input that is selected at each pixel.
     """
-    far = tf.constant(float("inf"), depths_mm[0].dtype)
-    nearest = depths_mm[0]
-    nearest = tf.where(nearest > 0, nearest, far)
+    nearest = tf.where(depths_mm[0] > 0, depths_mm[0], FAR_MM)
     for depth in depths_mm[1:]:
-        nearest = tf.minimum(nearest, tf.where(depth > 0, depth, far))
-    return tf.where(tf.math.is_finite(nearest), nearest, tf.zeros_like(nearest))
+        nearest = tf.minimum(nearest, tf.where(depth > 0, depth, FAR_MM))
+    return tf.where(nearest < FAR_MM, nearest, tf.zeros_like(nearest))
 
 
 @keras.saving.register_keras_serializable(package="handloop")

@@ -62,12 +62,17 @@ def procrustes(model_points, points):
     s = tf.einsum("pa,bpc->bac", model - model_mean, centered)
     n = _horn_matrix(s)
     n = n / (tf.sqrt(tf.reduce_sum(n * n, axis=[1, 2]))[:, None, None] + 1e-12)
-    m = n + tf.eye(4, dtype=points.dtype)[None]  # eigenvalues of n lie in [-1, 1]: m is positive semi-definite
+    eye = tf.eye(4, dtype=points.dtype)[None]
+
+    def diagonal(x):  # (B, 4); not tf.linalg.diag_part / trace, which TFLite has no builtin for
+        return tf.reduce_sum(x * eye, -1)
+
+    m = n + eye  # eigenvalues of n lie in [-1, 1]: m is positive semi-definite
     for _ in range(SQUARINGS):
         m = tf.matmul(m, m)
-        m = m / tf.linalg.trace(m)[:, None, None]
+        m = m / tf.reduce_sum(diagonal(m), -1)[:, None, None]
     # m ~ q q^T: take the column with the largest diagonal entry (|q_k| >= 1/2), which is q up to sign and scale
-    pick = tf.one_hot(tf.argmax(tf.linalg.diag_part(m), axis=-1), 4, dtype=points.dtype)
+    pick = tf.one_hot(tf.argmax(diagonal(m), axis=-1), 4, dtype=points.dtype)
     rotation = quaternion_to_matrix(tf.reduce_sum(m * pick[:, None, :], -1))
     translation = mean - tf.einsum("bij,j->bi", rotation, model_mean)
     return rotation, translation

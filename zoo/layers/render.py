@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from zoo.layers.merge import FAR_MM
 from zoo.objects import get_object
 from zoo.render import render_object
 
@@ -26,7 +27,7 @@ class RenderObject(keras.layers.Layer):
     """``[rotation (B,3,3), translation (B,3) mm, intrinsics (B,4)]`` -> ``(B, height, width, 1)`` depth mm, 0 = miss.
 
     The object is :func:`zoo.objects.get_object` ``(object_name)``; poses are object -> camera in OpenCV axes
-    (y down), as :func:`zoo.render.render_object` takes them.
+    (y down), as :func:`zoo.render.render_object` takes them. Its output equals ``render_object``'s exactly.
     """
 
     def __init__(self, object_name: str, height: int, width: int, **kwargs):
@@ -38,7 +39,8 @@ class RenderObject(keras.layers.Layer):
         u, v = frame_pixels(tf.shape(translation)[0], self.height, self.width)
         model = self.object_model
         depth = render_object(model.kind, list(model.size_mm), rotation, translation, u, v, intrinsics)
-        return depth[..., None]
+        # a miss is 0; where TFLite turned the renderer's inf into the largest float, make it 0 again
+        return tf.where(depth < FAR_MM, depth, tf.zeros_like(depth))[..., None]
 
     def get_config(self):
         return {**super().get_config(), "object_name": self.object_name, "height": self.height, "width": self.width}
