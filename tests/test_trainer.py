@@ -60,3 +60,20 @@ def test_mirrored_strategy_on_two_cpus(tmp_path):
     assert strategy.num_replicas_in_sync == 2
     result = fit(OffsetTask(), STAGE, tmp_path, strategy=strategy, steps_per_epoch=6, progress=False)
     assert np.isfinite(result.losses).all() and result.losses[-1] < result.losses[0]
+
+
+class WiderOffsetTask(OffsetTask):
+    """The same task with another network: its checkpoints cannot be resumed by OffsetTask."""
+
+    def build_model(self):
+        import keras
+
+        x = keras.Input((128, 128, 1))
+        y = keras.layers.Flatten()(keras.layers.MaxPooling2D(8)(x))
+        return keras.Model(x, keras.layers.Dense(3)(keras.layers.Dense(7)(y)))
+
+
+def test_resume_with_another_model_fails_clearly(tmp_path):
+    fit(WiderOffsetTask(), STAGE, tmp_path, steps_per_epoch=2, progress=False, stop_after_steps=3)
+    with pytest.raises(ValueError, match="cannot resume offset .* does not match"):
+        fit(OffsetTask(), STAGE, tmp_path, steps_per_epoch=2, progress=False)

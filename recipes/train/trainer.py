@@ -96,7 +96,12 @@ def fit(task: Task, stage: StageConfig, workdir: str | Path, strategy: tf.distri
     checkpoint = tf.train.Checkpoint(epoch=epoch, iterator=iterator, **_variables(model, optimizer), **task.state())
     manager = tf.train.CheckpointManager(checkpoint, workdir / "ckpt", max_to_keep=1)
     if manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        try:
+            checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        except (tf.errors.OpError, AssertionError, ValueError) as error:
+            raise ValueError(f"cannot resume {task.name} from {manager.latest_checkpoint}: it does not match this "
+                             f"model or input pipeline ({str(error).splitlines()[0]}); delete {workdir / 'ckpt'} to "
+                             "train this stage afresh") from None
 
     def replica_step(batch):
         with tf.GradientTape() as tape:
