@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 from scipy.spatial.transform import Rotation
 
-from test_loops import SMALL
+from test_loops import SMALL, check_save_and_reload
 from zoo.camera import tf_uvd_to_xyz
 from zoo.config import LocalizerConfig, UpdaterConfig
 from zoo.layers.geometry import center_of_mass
@@ -150,19 +150,7 @@ def test_gradients_flow_through_stn_renderer_merge_and_procrustes(loop):
 
 
 def test_save_and_reload_keras_and_savedmodel(loop, tmp_path):
-    import keras
-
-    inputs = frames()
-    expected = loop(inputs)
-    loop.save(tmp_path / "loop.keras")
-    again = keras.models.load_model(tmp_path / "loop.keras")
-    for key, value in again(inputs).items():
-        np.testing.assert_array_equal(np.asarray(value), np.asarray(expected[key]), err_msg=key)
-    loop.export(str(tmp_path / "saved"), verbose=False)
-    restored = tf.saved_model.load(str(tmp_path / "saved"))  # keep a reference: it owns the variables
-    served = restored.serve(inputs)
-    for key, value in served.items():
-        np.testing.assert_allclose(np.asarray(value), np.asarray(expected[key]), atol=1e-4, err_msg=key)
+    check_save_and_reload(loop, frames(), tmp_path, atol=1e-4)
 
 
 def test_registry_entry_predicts_object_pose(loop, tmp_path, capsys):
