@@ -1,0 +1,55 @@
+"""Network builders: paper and lite sizes, the object networks, the PCA prior, growing the synthesizer."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from zoo import networks
+from zoo.config import lite, paper
+from zoo.loops import build_networks
+
+
+def test_lite_is_smaller_than_paper_and_object_networks_have_their_shapes():
+    small = build_networks(dataclasses.replace(lite(), object="cuboid-small"))
+    big = build_networks(dataclasses.replace(paper(), object="cuboid-small"))
+    assert set(small) == set(big) == {"localizer", "predictor", "synthesizer", "updater", "object_localizer",
+                                      "object_predictor", "object_updater"}
+    for name, net in small.items():
+        assert net.count_params() < big[name].count_params(), name
+    assert small["object_predictor"].output_shape == (None, 8, 3)
+    assert small["object_localizer"].output_shape == (None, 3)
+    assert small["object_updater"].output_shape == (None, 8, 3)
+    assert small["object_predictor"].get_layer("opred_conv1") and small["object_localizer"].get_layer("oloc_out")
+
+
+def test_pca_prior_is_fixed_and_settable():
+    config = lite().predictor
+    net = networks.build_predictor(config, 21)
+    pca = net.get_layer("pred_pca")
+    assert not pca.trainable and not pca.trainable_weights
+    rng = np.random.default_rng(0)
+    components, mean = rng.normal(size=(30, 63)).astype(np.float32), rng.normal(size=63).astype(np.float32)
+    networks.set_pca(net, components, mean)
+    embedding = rng.normal(size=(2, 30)).astype(np.float32)
+    np.testing.assert_allclose(pca(embedding), (embedding @ components + mean).reshape(2, 21, 3), atol=1e-5)
+    with pytest.raises(ValueError, match="does not fit"):
+        networks.set_pca(net, components[:, :60], mean)
+
+
+def test_synthesizer_grows_one_stage_at_a_time():
+    config = lite().synthesizer
+    grown = networks.build_synthesizer(config, 21, stages=0)
+    assert grown.output_shape == (None, 8, 8, 1)
+    pose = np.random.default_rng(1).normal(size=(2, 21, 3)).astype(np.float32)
+    for stages in range(1, 5):
+        larger = networks.build_synthesizer(config, 21, stages=stages)
+        copied = networks.transfer_weights(grown, larger)
+        assert larger.output_shape == (None, 8 * 2**stages, 8 * 2**stages, 1)
+        assert {"synth_fc1", "synth_fc_grid"} <= set(copied) and f"synth_head_{8 * 2**stages}" not in copied
+        assert {f"synth_conv{s}" for s in range(1, stages)} <= set(copied)
+        for name in copied:
+            for a, b in zip(grown.get_layer(name).get_weights(), larger.get_layer(name).get_weights()):
+                np.testing.assert_array_equal(a, b)
+        grown = larger
+    assert grown(pose).shape == (2, 128, 128, 1)
