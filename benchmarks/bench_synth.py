@@ -94,7 +94,8 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "bench_synth.csv", index=False)
     memory.to_csv(out / "bench_synth_memory.csv", index=False)
-    (out / "bench_synth.md").write_text(table.to_markdown(index=False) + "\n\n" + memory.to_markdown(index=False) + "\n")
+    markdown = table.to_markdown(index=False) + "\n\n" + memory.to_markdown(index=False) + "\n"
+    (out / "bench_synth.md").write_text(markdown)
     threads = (f"TF intra-op threads {tf.config.threading.get_intra_op_parallelism_threads() or 'auto'}, "
                f"inter-op {tf.config.threading.get_inter_op_parallelism_threads() or 'auto'}, "
                f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")

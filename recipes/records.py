@@ -74,7 +74,8 @@ class Frame:
 
 def _png16(window: np.ndarray) -> bytes:
     buffer = io.BytesIO()
-    Image.fromarray(window.astype(np.uint16)).save(buffer, format="PNG", compress_level=1)  # 3x faster than 6, +15 % size
+    # Level 1: 3x faster to write than the default 6, for 15 % more bytes.
+    Image.fromarray(window.astype(np.uint16)).save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()
 
 
@@ -83,8 +84,8 @@ def encode_frame(frame: Frame) -> bytes:
     import tensorflow as tf
 
     depth = np.rint(frame.depth_mm).clip(0, 65535)
-    rows, cols = np.nonzero(depth)
-    y0, y1, x0, x1 = (rows.min(), rows.max() + 1, cols.min(), cols.max() + 1) if len(rows) else (0, 1, 0, 1)
+    rows, cols = np.flatnonzero(depth.any(1)), np.flatnonzero(depth.any(0))
+    y0, y1, x0, x1 = (rows[0], rows[-1] + 1, cols[0], cols[-1] + 1) if len(rows) else (0, 1, 0, 1)
     cam = frame.intrinsics
 
     def floats(values):

@@ -76,8 +76,8 @@ def test_composition_takes_the_nearer_surface():
     far = render.boxes(rays, tf.constant([[[0.0, 0.0, 450.0]]]), tf.constant(np.eye(3, dtype=np.float32)[None, None]),
                        tf.constant([[[80.0, 80.0, 10.0]]]))
     both = _image(render.nearest(near, far), shape)
-    np.testing.assert_array_equal(both, np.where(
-        (_image(render.nearest(near), shape) > 0), _image(render.nearest(near), shape), _image(render.nearest(far), shape)))
+    near_only, far_only = _image(render.nearest(near), shape), _image(render.nearest(far), shape)
+    np.testing.assert_array_equal(both, np.where(near_only > 0, near_only, far_only))
     u = int(round(CAM.cx + CAM.fx * 20.0 / 400.0))
     assert both[240, u] == pytest.approx(400.0 - R, abs=0.2)  # the pixel is 0.4 px off the centre
     assert both[240, 260] == pytest.approx(440.0, abs=1e-3)  # beside the sphere: the box's front face
@@ -106,7 +106,8 @@ def test_render_object_window_and_gradients(kind, size, front):
 
 
 def test_render_object_rejects_bad_input():
-    args = (tf.eye(3)[None], tf.constant([[0.0, 0.0, Z]]), tf.zeros((1, 2, 2)), tf.zeros((1, 2, 2)), CAM.as_array()[None])
+    args = (tf.eye(3)[None], tf.constant([[0.0, 0.0, Z]]), tf.zeros((1, 2, 2)), tf.zeros((1, 2, 2)),
+            CAM.as_array()[None])
     with pytest.raises(ValueError, match="unknown object kind 'cone'"):
         render.render_object("cone", (1.0, 1.0, 1.0), *args)
     with pytest.raises(ValueError, match="3 positive numbers"):

@@ -1,7 +1,6 @@
 """SynthHands: hand model, realism against NYU labels, object placement, culled rendering, sensor."""
 
 import numpy as np
-import pytest
 
 from recipes.synth import realism
 from recipes.synth.hand import HandShape, forward_kinematics, hand_point_cloud, hand_primitives, palm_axes

@@ -71,7 +71,8 @@ def _to_local(rays, rotations, centers):
 
 
 def ellipsoids(rays, centers, rotations, radii):
-    """Depth of ellipsoids: centres ``(B, P, 3)``, rotations ``(B, P, 3, 3)`` (local -> camera), semi-axes ``(B, P, 3)``."""
+    """Depth of ellipsoids: centres ``(B, P, 3)`` mm, rotations ``(B, P, 3, 3)`` (local -> camera), semi-axes
+    ``(B, P, 3)`` mm -> ``(B, P, R)``."""
     d, o = _to_local(rays, rotations, centers)
     scale = radii[:, :, None]
     d, o = d / scale, o / scale

@@ -3,8 +3,9 @@
 The object takes a uniformly random rotation and starts at the grip point (between the fingertips and the
 knuckles, plus noise, on the palm side); a position where the object, grown by a safety margin, contains any point
 of the hand's point cloud (:func:`recipes.synth.hand.hand_point_cloud`) is rejected and the object moves away from
-the palm along its normal in small steps until it is free. So the object ends touching the fingers or the palm,
-as a held object does, and every call returns a valid placement.
+the palm along its normal in steps until it is free, then back towards the hand by halving steps while it stays
+free. So the object ends touching the fingers or the palm, as a held object does (a path that is free from the
+start keeps its random offset), and every call returns a valid placement.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ def intersects(model: ObjectModel, rotation: np.ndarray, translation: np.ndarray
 
 
 def place_object(rng: np.random.Generator, model: ObjectModel, joints: np.ndarray, cloud: np.ndarray,
-                 margin_mm: float = 3.0, step_mm: float = 4.0) -> tuple[np.ndarray, np.ndarray]:
+                 margin_mm: float = 3.0, step_mm: float = 16.0) -> tuple[np.ndarray, np.ndarray]:
     """Draws a pose for ``model`` held by the hand with MSRA-21 ``joints`` (21, 3) and point ``cloud`` (N, 3), mm.
 
     Returns:
@@ -44,6 +45,15 @@ def place_object(rng: np.random.Generator, model: ObjectModel, joints: np.ndarra
     cloud = cloud[np.linalg.norm(off_line, axis=1) <= np.linalg.norm(model.size_mm) / 2 + margin_mm]
     for _ in range(int(1000.0 / step_mm)):
         if not intersects(model, rotation, translation, cloud, margin_mm):
-            return rotation, translation
+            break
         translation = translation + palmar * step_mm
-    raise RuntimeError(f"could not free the {model.name} from the hand's point cloud within 1 m of the palm")
+    else:
+        raise RuntimeError(f"could not free the {model.name} from the hand's point cloud within 1 m of the palm")
+    # Halve the last step back towards the hand while that stays free: ends within step_mm / 8 of contact.
+    step = step_mm
+    for _ in range(3):
+        step /= 2
+        closer = translation - palmar * step
+        if not intersects(model, rotation, closer, cloud, margin_mm):
+            translation = closer
+    return rotation, translation

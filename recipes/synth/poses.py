@@ -68,7 +68,8 @@ FACING_CAMERA = np.array([[-1.0, 0, 0], [0, -1.0, 0], [0, 0, 1.0]])
 
 def sample_rotation(rng: np.random.Generator) -> np.ndarray:
     """Hand -> camera rotation: yaw +-90 deg, pitch +-60 deg, roll any, applied to :data:`FACING_CAMERA`."""
-    yaw, pitch, roll = rng.uniform(-np.pi / 2, np.pi / 2), rng.uniform(-np.pi / 3, np.pi / 3), rng.uniform(-np.pi, np.pi)
+    yaw, pitch = rng.uniform(-np.pi / 2, np.pi / 2), rng.uniform(-np.pi / 3, np.pi / 3)
+    roll = rng.uniform(-np.pi, np.pi)
     return _rotation(2, roll) @ _rotation(0, pitch) @ _rotation(1, yaw) @ FACING_CAMERA
 
 

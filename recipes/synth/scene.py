@@ -122,7 +122,8 @@ def sample_scene(rng: np.random.Generator, shape: HandShape, subject: int, intri
         if inside:
             break
     else:
-        raise RuntimeError(f"could not place a hand inside the {intrinsics.width}x{intrinsics.height} frame in 50 draws")
+        raise RuntimeError(f"could not place a hand inside the {intrinsics.width}x{intrinsics.height} frame "
+                           "in 50 draws")
     capsules, ellipsoids = hand_primitives(shape, joints)
     scene = Scene(joints, capsules, ellipsoids, (0, 0, 0, 0), subject)
     if model is not None:
@@ -151,7 +152,8 @@ def _cast(pixels, frame, slots, intrinsics, starts, ends, radii, centers, axes, 
         return tf.gather(x, frame)
 
     capsule = tf.stack([frame[:, None] + tf.zeros_like(slots), tf.maximum(slots, 0)], -1)
-    hit = render.capsules(rays, tf.gather_nd(starts, capsule), tf.gather_nd(ends, capsule), tf.gather_nd(radii, capsule))
+    hit = render.capsules(rays, tf.gather_nd(starts, capsule), tf.gather_nd(ends, capsule),
+                          tf.gather_nd(radii, capsule))
     hit = tf.where(slots[..., None] >= 0, hit, render.MISS)
     hand = render.nearest(hit, render.ellipsoids(rays, per_ray(centers), per_ray(axes), per_ray(semi_axes)))[:, 0]
     if object_kind is None:
@@ -204,6 +206,13 @@ def _segment_distance(points: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.nd
     return np.linalg.norm(points[:, None] - (a + t[..., None] * ab), axis=-1)
 
 
+def _clip_near(p: np.ndarray, q: np.ndarray, near: float) -> np.ndarray:
+    """Ends ``p`` of segments ``p -> q`` ``(N, 3)`` mm, those nearer than ``near`` mm moved along the segment onto
+    z = ``near`` (so they project)."""
+    s = (q[:, 2] - near) / np.maximum(q[:, 2] - p[:, 2], 1e-9)
+    return np.where((p[:, 2] < near)[:, None], q + (p - q) * s[:, None], p)
+
+
 def _covered_pixels(scene: Scene, intrinsics: Intrinsics) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The pixels of the window's tiles that a primitive's projection may touch, and the capsules each may meet.
 
@@ -225,8 +234,7 @@ def _covered_pixels(scene: Scene, intrinsics: Intrinsics) -> tuple[np.ndarray, n
         centers.append(scene.translation)
         spans.append(np.linalg.norm(scene.model.size_mm) / 2)
     near = 50.0
-    a = np.where((starts[:, 2] < near)[:, None], ends + (starts - ends) * ((ends[:, 2] - near) / np.maximum(ends[:, 2] - starts[:, 2], 1e-9))[:, None], starts)
-    b = np.where((ends[:, 2] < near)[:, None], starts + (ends - starts) * ((starts[:, 2] - near) / np.maximum(starts[:, 2] - ends[:, 2], 1e-9))[:, None], ends)
+    a, b = _clip_near(starts, ends, near), _clip_near(ends, starts, near)
     ua, ub = intrinsics.xyz_to_uvd(a), intrinsics.xyz_to_uvd(b)
     focal = max(intrinsics.fx, intrinsics.fy)
     reach = radii * focal / np.maximum(np.minimum(ua[:, 2], ub[:, 2]) - radii, near)
@@ -248,7 +256,8 @@ def _covered_pixels(scene: Scene, intrinsics: Intrinsics) -> tuple[np.ndarray, n
 
 
 def render_scenes(scenes: list[Scene], intrinsics: Intrinsics) -> list[np.ndarray]:
-    """Ray-casts up to :data:`BATCH` scenes; returns each one's clean window depth ``(y1-y0, x1-x0)`` mm (inf = miss)."""
+    """Ray-casts up to :data:`BATCH` scenes; returns each one's clean window depth ``(y1-y0, x1-x0)`` mm, inf where
+    nothing is hit."""
     if len(scenes) > BATCH:
         raise ValueError(f"render_scenes takes at most {BATCH} scenes, got {len(scenes)}")
     covered = [_covered_pixels(scene, intrinsics) for scene in scenes]
