@@ -112,8 +112,12 @@ def nearest(*depths):
 
 
 def finite_depth(t):
-    """Ray parameter ``t`` ``(B, R)`` -> depth in mm with 0 where missed (rays have unit z, so ``t`` is ``z``)."""
-    return tf.where(tf.math.is_finite(t), t, 0.0)
+    """Ray parameter ``t`` ``(B, R)`` -> depth in mm with 0 where missed (rays have unit z, so ``t`` is ``z``).
+
+    Written as a select on ``is_inf`` with a zero tensor: tf2onnx lowers ``where(is_finite(t), t, 0)`` to a
+    multiply-add, which turns ``inf * 0`` into NaN in ONNX Runtime.
+    """
+    return tf.where(tf.math.is_inf(t), tf.zeros_like(t), t)
 
 
 def _object_depth(kind: str, rays, size_mm, rotation, translation):
