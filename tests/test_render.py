@@ -112,3 +112,31 @@ def test_render_object_rejects_bad_input():
         render.render_object("cone", (1.0, 1.0, 1.0), *args)
     with pytest.raises(ValueError, match="3 positive numbers"):
         render.render_object("box", (10.0, 10.0), *args)
+
+
+def test_generator_and_loop_render_an_object_pose_alike():
+    """The generator's batched caster and the loop's renderer go through the same object_depth code."""
+    import numpy as np
+    import tensorflow as tf
+
+    from recipes.synth import scene
+    from zoo.objects import get_object
+    from zoo.render import render_object
+
+    model = get_object("cuboid-large")
+    angle = 0.6
+    rotation = np.array([[[np.cos(angle), 0, np.sin(angle)], [0, 1, 0], [-np.sin(angle), 0, np.cos(angle)]]],
+                        np.float32)
+    translation = np.array([[15.0, -10.0, 500.0]], np.float32)
+    intrinsics = np.array([[588.03, 587.07, 320.0, 240.0]], np.float32)
+    vs, us = np.mgrid[180:300, 260:380].astype(np.float32)
+    pixels = np.stack([us.ravel(), vs.ravel()], -1)
+    far = np.zeros((1, 1, 3), np.float32)
+    generated = scene._cast(
+        tf.constant(pixels), tf.zeros(len(pixels), tf.int32), -tf.ones((len(pixels), 1), tf.int32), intrinsics,
+        far, far, np.ones((1, 1), np.float32), np.full((1, 1, 3), -1e4, np.float32), np.eye(3, dtype=np.float32)[None, None],
+        np.ones((1, 1, 3), np.float32), rotation, translation, np.array([model.size_mm], np.float32), "box").numpy()
+    rendered = render_object("box", list(model.size_mm), rotation, translation, us[None], vs[None], intrinsics)
+    generated = np.where(np.isinf(generated), 0.0, generated).reshape(us.shape)
+    assert (rendered.numpy()[0] > 0).sum() > 1000
+    np.testing.assert_allclose(generated, rendered.numpy()[0], atol=1e-3)

@@ -120,16 +120,20 @@ def finite_depth(t):
     return tf.where(tf.math.is_inf(t), tf.zeros_like(t), t)
 
 
-def _object_depth(kind: str, rays, size_mm, rotation, translation):
-    """Ray parameter (inf = miss) ``(B, 1, R)`` of one object per frame of ``kind`` (see :func:`render_object`)."""
-    size = tf.cast(tf.convert_to_tensor(size_mm), tf.float32)
+def object_depth(kind: str, rays, size_mm, rotation, translation):
+    """Ray parameter (inf = miss) ``(B, 1, R)`` of one object per frame of ``kind`` (see :func:`render_object`).
+
+    ``size_mm`` is one ``(3,)`` size for every frame or ``(B, 3)``, one per frame; the generator and the loop's
+    renderer both cast objects through this function.
+    """
     batch = tf.shape(translation)[0]
+    size = tf.broadcast_to(tf.cast(tf.convert_to_tensor(size_mm), tf.float32), [batch, 3])[:, None]
     centers, rotations = translation[:, None], rotation[:, None]
     if kind == "box":
-        return boxes(rays, centers, rotations, tf.broadcast_to(size / 2, [batch, 1, 3]))
+        return boxes(rays, centers, rotations, size / 2)
     if kind == "cylinder":
-        return cylinders(rays, centers, rotations, tf.fill([batch, 1], size[0] / 2), tf.fill([batch, 1], size[2] / 2))
-    return spheres(rays, centers, tf.fill([batch, 1], size[0] / 2))
+        return cylinders(rays, centers, rotations, size[..., 0] / 2, size[..., 2] / 2)
+    return spheres(rays, centers, size[..., 0] / 2)
 
 
 def render_object(kind: str, size_mm, rotation, translation, u, v, intrinsics):
@@ -156,5 +160,5 @@ def render_object(kind: str, size_mm, rotation, translation, u, v, intrinsics):
     shape = tf.shape(u)
     flat_u, flat_v = tf.reshape(u, [shape[0], -1]), tf.reshape(v, [shape[0], -1])
     rays = ray_directions(flat_u, flat_v, tf.cast(intrinsics, tf.float32))
-    t = _object_depth(kind, rays, size_mm, tf.cast(rotation, tf.float32), tf.cast(translation, tf.float32))
+    t = object_depth(kind, rays, size_mm, tf.cast(rotation, tf.float32), tf.cast(translation, tf.float32))
     return tf.reshape(finite_depth(t[:, 0]), shape)

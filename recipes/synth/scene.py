@@ -158,13 +158,7 @@ def _cast(pixels, frame, slots, intrinsics, starts, ends, radii, centers, axes, 
     hand = render.nearest(hit, render.ellipsoids(rays, per_ray(centers), per_ray(axes), per_ray(semi_axes)))[:, 0]
     if object_kind is None:
         return hand
-    obj_t, obj_r, obj_size = per_ray(translation)[:, None], per_ray(rotation)[:, None], per_ray(size)
-    if object_kind == "box":
-        obj = render.boxes(rays, obj_t, obj_r, obj_size[:, None] / 2)
-    elif object_kind == "cylinder":
-        obj = render.cylinders(rays, obj_t, obj_r, obj_size[:, :1] / 2, obj_size[:, 2:] / 2)
-    else:
-        obj = render.spheres(rays, obj_t, obj_size[:, :1] / 2)
+    obj = render.object_depth(object_kind, rays, per_ray(size), per_ray(rotation), per_ray(translation))
     return tf.minimum(hand, obj[:, 0, 0])
 
 
