@@ -44,48 +44,38 @@ def center_of_mass(depth_mm, intrinsics, cube: float, iterations: int = 3):
     return com
 
 
-@keras.saving.register_keras_serializable(package="handloop")
-class CenterOfMass(keras.layers.Layer):
-    """``[depth (B,H,W,1) mm, intrinsics (B,4)]`` -> ``(B, 3)`` hand centre (u, v, d)."""
+class CubeLayer(keras.layers.Layer):
+    """Base of the loop's layers that are parametrised by the crop cube's side ``cube``, mm."""
 
     def __init__(self, cube: float, **kwargs):
         super().__init__(**kwargs)
         self.cube = cube
-
-    def call(self, depth_mm, intrinsics):
-        return center_of_mass(depth_mm[..., 0], intrinsics, self.cube)
 
     def get_config(self):
         return {**super().get_config(), "cube": self.cube}
 
 
 @keras.saving.register_keras_serializable(package="handloop")
-class OffsetCenter(keras.layers.Layer):
-    """Moves a centre by an offset in cube units: ``[center_uvd, offset (B,3), intrinsics]`` -> ``(B, 3)`` uvd."""
+class CenterOfMass(CubeLayer):
+    """``[depth (B,H,W,1) mm, intrinsics (B,4)]`` -> ``(B, 3)`` hand centre (u, v, d)."""
 
-    def __init__(self, cube: float, **kwargs):
-        super().__init__(**kwargs)
-        self.cube = cube
+    def call(self, depth_mm, intrinsics):
+        return center_of_mass(depth_mm[..., 0], intrinsics, self.cube)
+
+
+@keras.saving.register_keras_serializable(package="handloop")
+class OffsetCenter(CubeLayer):
+    """Moves a centre by an offset in cube units: ``[center_uvd, offset (B,3), intrinsics]`` -> ``(B, 3)`` uvd."""
 
     def call(self, center_uvd, offset, intrinsics):
         xyz = tf_uvd_to_xyz(center_uvd, intrinsics) + offset * (self.cube / 2)
         return tf_xyz_to_uvd(xyz, intrinsics)
 
-    def get_config(self):
-        return {**super().get_config(), "cube": self.cube}
-
 
 @keras.saving.register_keras_serializable(package="handloop")
-class PoseToCamera(keras.layers.Layer):
+class PoseToCamera(CubeLayer):
     """``[pose (B,J,3) cube units, center_uvd (B,3), intrinsics]`` -> ``(xyz, uvd)``, each ``(B, J, 3)``."""
-
-    def __init__(self, cube: float, **kwargs):
-        super().__init__(**kwargs)
-        self.cube = cube
 
     def call(self, pose, center_uvd, intrinsics):
         xyz = pose * (self.cube / 2) + tf_uvd_to_xyz(center_uvd, intrinsics)[:, None, :]
         return xyz, tf_xyz_to_uvd(xyz, intrinsics)
-
-    def get_config(self):
-        return {**super().get_config(), "cube": self.cube}

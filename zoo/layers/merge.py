@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from zoo.layers.geometry import CubeLayer
+
 BACKGROUND = 0.98
 """Normalised depth at or beyond which a synthesized pixel counts as background (missing, 0 mm) in the frame."""
 FAR_MM = 1e9
@@ -37,20 +39,13 @@ class MinMerge(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="handloop")
-class CubeToDepth(keras.layers.Layer):
+class CubeToDepth(CubeLayer):
     """Normalised depth pasted into a frame -> mm: ``[frame (B,H,W,1) cube units, center_uvd (B,3)]`` -> mm.
 
     ``d = s * cube / 2 + center_z``; pixels at or beyond :data:`BACKGROUND` (the crop's rear side, where nothing
     was synthesized, and the ISTN fill outside the crop) become 0, missing.
     """
 
-    def __init__(self, cube: float, **kwargs):
-        super().__init__(**kwargs)
-        self.cube = cube
-
     def call(self, frame, center_uvd):
         depth = frame * (self.cube / 2) + center_uvd[:, 2, None, None, None]
         return tf.where(frame < BACKGROUND, depth, tf.zeros_like(depth))
-
-    def get_config(self):
-        return {**super().get_config(), "cube": self.cube}
