@@ -95,11 +95,18 @@ def to_camera(pose: np.ndarray, center_uvd: np.ndarray, cube: float, camera: Int
 class HandPoseModel:
     """A feedback loop (hand, or hand-object) ready for inference: ``predict(depth_mm, intrinsics)`` on frames in mm."""
 
+    max_batch: int | None = None
+    """Largest batch one graph call takes (None: any); exported artefacts are built for batch 1."""
+
     def __init__(self, model, config: LoopConfig, name: str):
         import tensorflow as tf
 
         self.model, self.config, self.name = model, config, name
         self._call = tf.function(lambda inputs: model(inputs, training=False), reduce_retracing=True)
+
+    def run_graph(self, depth: np.ndarray, intrinsics: np.ndarray) -> dict[str, np.ndarray]:
+        """One graph call: ``(B, H, W, 1)`` depth mm and ``(B, 4)`` intrinsics -> the loop's outputs as arrays."""
+        return {k: np.asarray(v) for k, v in self._call({"depth": depth, "intrinsics": intrinsics}).items()}
 
     def predict(self, depth_mm, intrinsics: str | Intrinsics = "synth", batch_size: int = 16) -> Prediction:
         """Estimates the hand pose in one frame ``(H, W)`` or a batch ``(B, H, W)`` of depth in mm (0 = missing).
@@ -114,12 +121,11 @@ class HandPoseModel:
         single = np.ndim(depth_mm) == 2
         camera = get_intrinsics(intrinsics, self.config.width, self.config.height)
         frames = check_frames(depth_mm, self.config)
+        batch_size = min(batch_size, self.max_batch or batch_size)
         outputs = []
         for start in range(0, len(frames), batch_size):
             chunk = frames[start:start + batch_size]
-            intr = np.tile(camera.as_array(), (len(chunk), 1))
-            out = self._call({"depth": chunk[..., None], "intrinsics": intr})
-            outputs.append({k: np.asarray(v) for k, v in out.items()})
+            outputs.append(self.run_graph(chunk[..., None], np.tile(camera.as_array(), (len(chunk), 1))))
         out = {k: np.concatenate([o[k] for o in outputs]) for k in outputs[0]}
         xyz, uvd = to_camera(out["poses"], out["center_uvd"], self.config.cube_mm, camera)
         result = Prediction(

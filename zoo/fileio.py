@@ -24,6 +24,10 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp = path.with_name(f".tmp{os.getpid()}.{path.name}")
     try:
         yield tmp
+        if tmp.is_dir() and path.is_dir():  # a directory artefact replaces the old one whole
+            import shutil
+
+            shutil.rmtree(path)
         os.replace(tmp, path)
     finally:
         if tmp.exists():

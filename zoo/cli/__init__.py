@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "train": "zoo.cli.train",
     "predict": "zoo.cli.predict",
     "zoo": "zoo.cli.zoo_entries",
+    "export": "zoo.cli.export_artefact",
 }
 """Subcommand name -> module holding ``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``."""
 

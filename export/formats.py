@@ -1,0 +1,107 @@
+"""The export formats as one table (like Ultralytics' exporter): each writes the fixed-batch loop to a path.
+
+Every writer takes ``(model, path, precision, metadata, calibration)`` where ``model`` is the loop built for batch 1
+and ``calibration`` a callable yielding representative inputs (used by int8 TFLite); :func:`export.exporter.export`
+wraps each in an atomic write.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Callable
+
+from export import metadata as meta
+
+ONNX_OPSET = 17
+
+
+@dataclasses.dataclass(frozen=True)
+class Format:
+    """An export format: CLI name, artefact suffix, the precisions it offers, and its writer."""
+
+    name: str
+    suffix: str
+    precisions: tuple[str, ...]
+    write: Callable
+
+
+def write_savedmodel(model, path: Path, precision: str, metadata: dict, calibration) -> None:
+    """SavedModel folder with a ``serve`` signature and ``handloop.json``."""
+    model.export(str(path), verbose=False)
+    (path / f"{meta.KEY}.json").write_bytes(meta.dumps(metadata))
+
+
+def write_tflite(model, path: Path, precision: str, metadata: dict, calibration) -> None:
+    """Builtin-ops-only TFLite (LiteRT): float32, float16 weights, or int8 with a representative set."""
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if precision == "fp16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif precision == "int8":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = calibration
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
+    path.write_bytes(meta.tflite_with_metadata(converter.convert(), metadata))
+
+
+def write_onnx(model, path: Path, precision: str, metadata: dict, calibration) -> None:
+    """ONNX via tf2onnx (opset 17), checked by ``onnx.checker``, metadata in ``metadata_props``."""
+    import onnx
+    import tensorflow as tf
+    import tf2onnx
+
+    depth_shape = (1, *model.inputs[0].shape[1:])
+    spec = (tf.TensorSpec(depth_shape, tf.float32, name="depth"), tf.TensorSpec((1, 4), tf.float32, name="intrinsics"))
+
+    @tf.function(input_signature=spec)
+    def serve(depth, intrinsics):
+        return model({"depth": depth, "intrinsics": intrinsics})
+
+    proto, _ = tf2onnx.convert.from_function(serve, input_signature=spec, opset=ONNX_OPSET)
+    onnx.checker.check_model(proto)
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = meta.KEY, json.dumps(metadata, sort_keys=True)
+    path.write_bytes(proto.SerializeToString())
+
+
+def write_tensorrt(model, path: Path, precision: str, metadata: dict, calibration) -> None:
+    """A TensorRT engine built from the ONNX export (needs TensorRT and an NVIDIA GPU)."""
+    try:
+        import tensorrt as trt
+    except ImportError:
+        raise ValueError("TensorRT is not installed here: on a machine with an NVIDIA GPU run "
+                         "'pip install handloop[tensorrt]' (on a Jetson, TensorRT comes with JetPack), or export "
+                         "--format onnx and build with: trtexec --onnx=MODEL.onnx --saveEngine=MODEL.engine --fp16"
+                         ) from None
+    onnx_path = path.with_suffix(".onnx")
+    write_onnx(model, onnx_path, "fp32", metadata, calibration)
+    logger = trt.Logger(trt.Logger.WARNING)
+    builder = trt.Builder(logger)
+    network = builder.create_network(0)
+    parser = trt.OnnxParser(network, logger)
+    if not parser.parse(onnx_path.read_bytes()):
+        raise ValueError(f"TensorRT could not parse the ONNX export: {parser.get_error(0)}")
+    config = builder.create_builder_config()
+    if precision == "fp16":
+        config.set_flag(trt.BuilderFlag.FP16)
+    elif precision == "int8":
+        raise ValueError("int8 TensorRT engines need a calibrator; build fp16, or use trtexec --int8 with a cache")
+    engine = builder.build_serialized_network(network, config)
+    if engine is None:
+        raise ValueError("TensorRT failed to build the engine (see its log above)")
+    path.write_bytes(bytes(engine))
+    onnx_path.unlink()
+
+
+FORMATS = {
+    "savedmodel": Format("savedmodel", "_savedmodel", ("fp32",), write_savedmodel),
+    "tflite": Format("tflite", ".tflite", ("fp32", "fp16", "int8"), write_tflite),
+    "onnx": Format("onnx", ".onnx", ("fp32",), write_onnx),
+    "tensorrt": Format("tensorrt", ".engine", ("fp16", "fp32", "int8"), write_tensorrt),
+}
+"""Every export format, by CLI name."""

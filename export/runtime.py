@@ -1,0 +1,104 @@
+"""Runners for exported artefacts with the zoo's own API: ``export.load(path).predict(depth_mm, intrinsics)``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from export import metadata as meta
+from zoo.api import HandPoseModel
+from zoo.config import LoopConfig
+
+
+class ExportedModel(HandPoseModel):
+    """An exported loop (batch 1) behind :class:`zoo.api.HandPoseModel`'s ``predict``."""
+
+    max_batch = 1
+
+    def __init__(self, path: Path, metadata: dict):
+        self.path, self.metadata = path, metadata
+        self.config = LoopConfig.from_dict(metadata["config"])
+        self.name = metadata["entry"]
+
+    def run_graph(self, depth: np.ndarray, intrinsics: np.ndarray) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+
+class SavedModelRunner(ExportedModel):
+    def __init__(self, path: Path, metadata: dict):
+        import tensorflow as tf
+
+        super().__init__(path, metadata)
+        self.module = tf.saved_model.load(str(path))
+
+    def run_graph(self, depth, intrinsics):
+        out = self.module.serve({"depth": depth.astype(np.float32), "intrinsics": intrinsics.astype(np.float32)})
+        return {k: np.asarray(v) for k, v in out.items()}
+
+
+class TFLiteRunner(ExportedModel):
+    def __init__(self, path: Path, metadata: dict, model: bytes, threads: int | None = None):
+        from ai_edge_litert.interpreter import Interpreter
+
+        super().__init__(path, metadata)
+        self.interpreter = Interpreter(model_content=model, num_threads=threads)
+        self.runner = self.interpreter.get_signature_runner()
+
+    def run_graph(self, depth, intrinsics):
+        return self.runner(depth=depth.astype(np.float32), intrinsics=intrinsics.astype(np.float32))
+
+
+class OnnxRunner(ExportedModel):
+    def __init__(self, path: Path, metadata: dict, session):
+        super().__init__(path, metadata)
+        self.session = session
+        self.outputs = [o.name for o in session.get_outputs()]
+
+    def run_graph(self, depth, intrinsics):
+        values = self.session.run(None, {"depth": depth.astype(np.float32), "intrinsics": intrinsics.astype(np.float32)})
+        return dict(zip(self.outputs, values))
+
+
+def load(path: str | Path, threads: int | None = None) -> ExportedModel:
+    """Opens an exported artefact (SavedModel folder, ``.tflite`` or ``.onnx``) by what it is.
+
+    Raises:
+        FileNotFoundError: the path does not exist.
+        ValueError: naming the file when it is corrupt, truncated or not a handloop export.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"exported artefact not found: {path}")
+    if path.is_dir():
+        card = path / f"{meta.KEY}.json"
+        if not card.is_file():
+            raise ValueError(f"{path}: not a handloop SavedModel export (no {card.name})")
+        metadata = meta.loads(card.read_bytes(), str(card))
+        try:
+            return SavedModelRunner(path, metadata)
+        except (OSError, ValueError) as error:
+            raise ValueError(f"{path}: the SavedModel cannot be loaded ({str(error).splitlines()[0]})") from None
+    data = path.read_bytes()
+    if path.suffix == ".tflite":
+        metadata = meta.tflite_metadata(data, str(path))
+        try:
+            return TFLiteRunner(path, metadata, data, threads)
+        except (ValueError, RuntimeError) as error:
+            raise ValueError(f"{path}: the TFLite model cannot be loaded ({error})") from None
+    if path.suffix == ".onnx":
+        import onnx
+        import onnxruntime as ort
+
+        try:
+            proto = onnx.load_from_string(data)
+            props = {p.key: p.value for p in proto.metadata_props}
+            metadata = meta.loads(props[meta.KEY].encode(), str(path))
+            options = ort.SessionOptions()
+            if threads:
+                options.intra_op_num_threads = threads
+            session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+        except Exception as error:  # noqa: BLE001 - protobuf and onnxruntime raise their own types
+            raise ValueError(f"{path}: not a readable handloop ONNX export ({str(error).splitlines()[0]})") from None
+        return OnnxRunner(path, metadata, session)
+    raise ValueError(f"{path}: unknown artefact type; expected a SavedModel folder, .tflite or .onnx")
