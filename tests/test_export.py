@@ -114,3 +114,14 @@ def test_export_cli_writes_and_reports(card, tmp_path, capsys):
     assert f"wrote {out}" in capsys.readouterr().out
     assert export.load(out).metadata["iterations"] == 1
     assert json.loads(json.dumps(export.load(out).metadata))["format"] == "onnx"
+
+
+def test_bench_cli_json_and_tables(card, tmp_path, capsys):
+    assert main(["bench", str(card), "--formats", "keras", "onnx", "tensorrt", "--frames", "0", "--repeats", "2",
+                 "--out", str(tmp_path), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    rows = {row["format"]: row for row in result["formats"]}
+    assert rows["keras"]["status"] == "ok" and rows["onnx"]["latency_ms"] > 0
+    assert rows["tensorrt"]["status"].startswith("skipped")
+    assert {row["network"] for row in result["networks"]} == {"localizer", "predictor", "synthesizer", "updater"}
+    assert (tmp_path / "bench.md").read_text().startswith(str(card))

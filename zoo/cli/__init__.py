@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "predict": "zoo.cli.predict",
     "zoo": "zoo.cli.zoo_entries",
     "export": "zoo.cli.export_artefact",
+    "bench": "zoo.cli.bench",
 }
 """Subcommand name -> module holding ``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``."""
 
