@@ -30,12 +30,34 @@ def _median_ms(call, warmup: int, repeats: int) -> float:
     return 1000 * statistics.median(times)
 
 
-def _error_mm(model, frames) -> float:
+def _accuracy(runner, frames, reference) -> dict:
+    """Mean 3D error (mm) against the frames' truth, and mean / max joint distance (mm) to ``reference``'s joints."""
+    nan = float("nan")
     if not frames:
-        return float("nan")
-    prediction = model.predict(np.stack([f.depth_mm for f in frames]), frames[0].intrinsics)
-    truth = np.stack([f.joints_xyz for f in frames])
-    return float(np.linalg.norm(prediction.joints_xyz - truth, axis=-1).mean())
+        return {"mean_error_mm": nan, "vs_keras_mean_mm": nan, "vs_keras_max_mm": nan}
+    joints = runner.predict(np.stack([f.depth_mm for f in frames]), frames[0].intrinsics).joints_xyz
+    distance = np.linalg.norm(joints - reference, axis=-1) if reference is not None else np.full(1, nan)
+    return {"mean_error_mm": float(np.linalg.norm(joints - np.stack([f.joints_xyz for f in frames]), axis=-1).mean()),
+            "vs_keras_mean_mm": float(distance.mean()), "vs_keras_max_mm": float(distance.max())}
+
+
+def summary(table, networks, iterations: int) -> str:
+    """The two acceptance figures: fastest export's speed-up over compiled Keras, and what the updater iterations
+    (synthesizer + updater, ``iterations`` times) add to the predictor's own latency."""
+    ok = table[table.status == "ok"].set_index("format")
+    lines = []
+    exported = ok.drop(index="keras", errors="ignore")
+    if "keras" in ok.index and len(exported):
+        fastest = exported.latency_ms.idxmin()
+        lines.append(f"fastest export: {fastest} {exported.latency_ms[fastest]:.2f} ms, "
+                     f"{ok.latency_ms['keras'] / exported.latency_ms[fastest]:.2f}x the compiled Keras call "
+                     f"({ok.latency_ms['keras']:.2f} ms)")
+    ms = networks.set_index("network").latency_ms
+    if {"predictor", "synthesizer", "updater"} <= set(ms.index):
+        added = iterations * (ms["synthesizer"] + ms["updater"])
+        lines.append(f"{iterations} updater iterations (synthesizer + updater) add {added:.2f} ms = "
+                     f"{100 * added / ms['predictor']:.0f} % of the predictor's {ms['predictor']:.2f} ms")
+    return "\n".join(lines)
 
 
 def network_latency(model, warmup: int = 5, repeats: int = 30) -> list[dict]:
@@ -57,7 +79,11 @@ def network_latency(model, warmup: int = 5, repeats: int = 30) -> list[dict]:
 
 def bench(name: str, formats=BENCH_FORMATS, frames: int = 50, warmup: int = 5, repeats: int = 30,
           threads: int | None = None) -> tuple:
-    """Measures zoo entry ``name`` in each format; returns (format table, per-network table) as DataFrames."""
+    """Measures zoo entry ``name`` in each format; returns (format table, per-network table) as DataFrames.
+
+    Format rows: status, size (MB), mean 3D error (mm) on ``frames`` fresh synthetic frames, mean / max distance
+    (mm) of its joints to the Keras loop's on the same frames, median batch-1 latency (ms) and frames/s.
+    """
     import pandas as pd
 
     import export
@@ -76,10 +102,12 @@ def bench(name: str, formats=BENCH_FORMATS, frames: int = 50, warmup: int = 5, r
     if not data:
         one[0, config.height // 3:config.height // 2, config.width // 3:config.width // 2] = 500
     intr = (data[0].intrinsics if data else synth).as_array()[None]
+    reference = (model.predict(np.stack([f.depth_mm for f in data]), data[0].intrinsics).joints_xyz
+                 if data else None)
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         for fmt in formats:
-            row = {"format": fmt, "status": "ok", "size_mb": float("nan"), "mean_error_mm": float("nan"),
+            row = {"format": fmt, "status": "ok", "size_mb": float("nan"), **_accuracy(None, [], None),
                    "latency_ms": float("nan"), "fps": float("nan")}
             try:
                 if fmt == "keras":
@@ -94,7 +122,7 @@ def bench(name: str, formats=BENCH_FORMATS, frames: int = 50, warmup: int = 5, r
                     runner = export.load(path, threads)
                 row["latency_ms"] = _median_ms(lambda: runner.run_graph(one, intr), warmup, repeats)
                 row["fps"] = 1000 / row["latency_ms"]
-                row["mean_error_mm"] = _error_mm(runner, data)
+                row.update(_accuracy(runner, data, reference))
             except (ValueError, ImportError, RuntimeError) as error:
                 row["status"] = f"skipped: {str(error).splitlines()[0][:90]}"
             rows.append(row)
@@ -106,3 +134,27 @@ def bench(name: str, formats=BENCH_FORMATS, frames: int = 50, warmup: int = 5, r
 def machine() -> str:
     """One line naming the machine, cores and thread setting."""
     return f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} cores".replace("  ", " ")
+
+
+def report(name: str, formats=BENCH_FORMATS, frames: int = 50, repeats: int = 30, threads: int | None = None,
+           out: str | Path = "results", warmup: int = 5) -> dict:
+    """Runs :func:`bench` and writes ``bench.csv``, ``bench_networks.csv`` and ``bench.md`` under ``out``.
+
+    Returns ``{"setup": one line (machine, threads, repeats), "formats": rows, "networks": rows, "summary": text}``.
+    """
+    from zoo.fileio import write_text
+    from zoo.registry import find_entry
+
+    table, networks = bench(name, formats, frames, warmup, repeats, threads)
+    setup = (f"{name}: batch 1, median of {repeats} calls after {warmup} warm-up calls; {machine()}; "
+             f"threads {threads or 'library default'}; error on {frames} fresh synthetic frames; "
+             f"vs_keras = joint distance to the compiled Keras loop on the same frames")
+    text = summary(table, networks, find_entry(name).config.iterations)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out / "bench.csv", index=False)
+    networks.to_csv(out / "bench_networks.csv", index=False)
+    write_text(out / "bench.md", f"{setup}\n\n{table.to_markdown(index=False, floatfmt='.3f')}\n\n"
+                                 f"{networks.to_markdown(index=False, floatfmt='.2f')}\n\n{text}\n")
+    return {"setup": setup, "formats": table.to_dict(orient="records"),
+            "networks": networks.to_dict(orient="records"), "summary": text}

@@ -49,8 +49,8 @@ def write_tflite(model, path: Path, precision: str, metadata: dict, calibration)
     path.write_bytes(meta.tflite_with_metadata(converter.convert(), metadata))
 
 
-def write_onnx(model, path: Path, precision: str, metadata: dict, calibration) -> None:
-    """ONNX via tf2onnx (opset 17), checked by ``onnx.checker``, metadata in ``metadata_props``."""
+def onnx_model(model, metadata: dict):
+    """The fixed-batch loop as an ONNX ModelProto via tf2onnx (opset 17), checked, metadata in ``metadata_props``."""
     import onnx
     import tensorflow as tf
     import tf2onnx
@@ -66,36 +66,25 @@ def write_onnx(model, path: Path, precision: str, metadata: dict, calibration) -
     onnx.checker.check_model(proto)
     entry = proto.metadata_props.add()
     entry.key, entry.value = meta.KEY, json.dumps(metadata, sort_keys=True)
-    path.write_bytes(proto.SerializeToString())
+    return proto
+
+
+def write_onnx(model, path: Path, precision: str, metadata: dict, calibration) -> None:
+    """ONNX (see :func:`onnx_model`), run with ONNX Runtime."""
+    path.write_bytes(onnx_model(model, metadata).SerializeToString())
 
 
 def write_tensorrt(model, path: Path, precision: str, metadata: dict, calibration) -> None:
-    """A TensorRT engine built from the ONNX export (needs TensorRT and an NVIDIA GPU)."""
-    try:
-        import tensorrt as trt
-    except ImportError:
-        raise ValueError("TensorRT is not installed here: on a machine with an NVIDIA GPU run "
-                         "'pip install handloop[tensorrt]' (on a Jetson, TensorRT comes with JetPack), or export "
-                         "--format onnx and build with: trtexec --onnx=MODEL.onnx --saveEngine=MODEL.engine --fp16"
-                         ) from None
-    onnx_path = path.with_suffix(".onnx")
-    write_onnx(model, onnx_path, "fp32", metadata, calibration)
-    logger = trt.Logger(trt.Logger.WARNING)
-    builder = trt.Builder(logger)
-    network = builder.create_network(0)
-    parser = trt.OnnxParser(network, logger)
-    if not parser.parse(onnx_path.read_bytes()):
-        raise ValueError(f"TensorRT could not parse the ONNX export: {parser.get_error(0)}")
-    config = builder.create_builder_config()
-    if precision == "fp16":
-        config.set_flag(trt.BuilderFlag.FP16)
-    elif precision == "int8":
-        raise ValueError("int8 TensorRT engines need a calibrator; build fp16, or use trtexec --int8 with a cache")
-    engine = builder.build_serialized_network(network, config)
-    if engine is None:
-        raise ValueError("TensorRT failed to build the engine (see its log above)")
-    path.write_bytes(bytes(engine))
-    onnx_path.unlink()
+    """A TensorRT engine built from the ONNX export, behind handloop's metadata header (needs TensorRT and a GPU).
+
+    int8 calibrates on ``calibration`` and keeps the scales in ``<entry>-n<N>.int8.calib`` beside the artefact.
+    """
+    from export import tensorrt
+
+    tensorrt.require()  # before the slow ONNX conversion
+    cache = path.parent / f"{metadata['entry']}-n{metadata['iterations']}.int8.calib"
+    engine = tensorrt.build_engine(onnx_model(model, metadata).SerializeToString(), precision, calibration, cache)
+    path.write_bytes(meta.engine_with_metadata(engine, metadata))
 
 
 FORMATS = {

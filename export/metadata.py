@@ -3,7 +3,8 @@
 The metadata is one JSON object: entry name, the loop config (iterations, input frame size, cube, joint set and
 order), the intrinsics convention (inputs are ``fx, fy, cx, cy`` in pixels; outputs in OpenCV camera axes, y
 down, mm), format and precision. SavedModel keeps it as ``handloop.json`` inside its folder, ONNX in the model's
-``metadata_props``, TFLite as a named metadata buffer of the flatbuffer.
+``metadata_props``, TFLite as a named metadata buffer of the flatbuffer, a TensorRT engine behind a small header
+(:data:`ENGINE_MAGIC`, the JSON's length as 4 little-endian bytes, the JSON, then the serialized engine).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from zoo.joints import get_joint_set
 
 KEY = "handloop"
 """Name of the metadata entry in every format."""
+ENGINE_MAGIC = b"HANDLOOP-TRT1\n"
+"""First bytes of a handloop TensorRT artefact."""
 
 
 def build(name: str, config: LoopConfig, fmt: str, precision: str) -> dict:
@@ -70,3 +73,21 @@ def tflite_metadata(model: bytes, where: str) -> dict:
         return loads(bytes(tree.buffers[entries[KEY]].data), where)
     except (KeyError, IndexError, TypeError, AttributeError, ValueError, struct.error) as error:
         raise ValueError(f"{where}: not a handloop TFLite artefact ({error})") from None
+
+
+def engine_with_metadata(engine: bytes, metadata: dict) -> bytes:
+    """A TensorRT artefact: header, metadata JSON, serialized engine."""
+    data = dumps(metadata)
+    return ENGINE_MAGIC + struct.pack("<I", len(data)) + data + engine
+
+
+def engine_metadata(artefact: bytes, where: str) -> tuple[dict, bytes]:
+    """Splits a TensorRT artefact into (metadata, serialized engine); ValueError naming ``where`` if it is not one."""
+    start = len(ENGINE_MAGIC) + 4
+    if not artefact.startswith(ENGINE_MAGIC) or len(artefact) < start:
+        raise ValueError(f"{where}: not a handloop TensorRT artefact (no {ENGINE_MAGIC!r} header; an engine from "
+                         f"trtexec carries no metadata: load the ONNX export's metadata_props instead)")
+    (length,) = struct.unpack("<I", artefact[len(ENGINE_MAGIC):start])
+    if len(artefact) <= start + length:
+        raise ValueError(f"{where}: truncated handloop TensorRT artefact")
+    return loads(artefact[start:start + length], where), artefact[start + length:]

@@ -56,12 +56,58 @@ class OnnxRunner(ExportedModel):
         self.outputs = [o.name for o in session.get_outputs()]
 
     def run_graph(self, depth, intrinsics):
-        values = self.session.run(None, {"depth": depth.astype(np.float32), "intrinsics": intrinsics.astype(np.float32)})
+        feed = {"depth": depth.astype(np.float32), "intrinsics": intrinsics.astype(np.float32)}
+        values = self.session.run(None, feed)
         return dict(zip(self.outputs, values))
 
 
+class TensorRTRunner(ExportedModel):
+    """A handloop TensorRT artefact on the GPU (TensorRT 10 name-based I/O, buffers through cuda-python)."""
+
+    def __init__(self, path: Path, metadata: dict, engine: bytes):
+        from cuda.bindings import runtime as cudart
+
+        from export.tensorrt import require
+
+        trt = require()
+        super().__init__(path, metadata)
+        self.cudart = cudart
+        self.engine = trt.Runtime(trt.Logger(trt.Logger.WARNING)).deserialize_cuda_engine(engine)
+        if self.engine is None:
+            raise ValueError("TensorRT could not deserialize the engine (built by another TensorRT version or GPU?)")
+        self.context = self.engine.create_execution_context()
+        self.host, self.inputs = {}, []
+        for name in (self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)):
+            self.host[name] = np.zeros(tuple(self.engine.get_tensor_shape(name)),
+                                       trt.nptype(self.engine.get_tensor_dtype(name)))
+            device = cudart.cudaMalloc(self.host[name].nbytes)[1]
+            self.context.set_tensor_address(name, int(device))
+            if self.engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT:
+                self.inputs.append(name)
+        self.addresses = {name: self.context.get_tensor_address(name) for name in self.host}
+
+    def _copy(self, name: str, to_device: bool) -> None:
+        kind = self.cudart.cudaMemcpyKind
+        src, dst = (self.host[name].ctypes.data, self.addresses[name])
+        self.cudart.cudaMemcpy(*((dst, src) if to_device else (src, dst)), self.host[name].nbytes,
+                               kind.cudaMemcpyHostToDevice if to_device else kind.cudaMemcpyDeviceToHost)
+
+    def run_graph(self, depth, intrinsics):
+        values = {"depth": depth, "intrinsics": intrinsics}
+        for name in self.inputs:
+            self.host[name][...] = values[name]
+            self._copy(name, to_device=True)
+        self.context.execute_async_v3(0)
+        self.cudart.cudaStreamSynchronize(0)
+        outputs = {}
+        for name in self.host.keys() - set(self.inputs):
+            self._copy(name, to_device=False)
+            outputs[name] = self.host[name].copy()
+        return outputs
+
+
 def load(path: str | Path, threads: int | None = None) -> ExportedModel:
-    """Opens an exported artefact (SavedModel folder, ``.tflite`` or ``.onnx``) by what it is.
+    """Opens an exported artefact (SavedModel folder, ``.tflite``, ``.onnx`` or ``.engine``) by what it is.
 
     Raises:
         FileNotFoundError: the path does not exist.
@@ -101,4 +147,10 @@ def load(path: str | Path, threads: int | None = None) -> ExportedModel:
         except Exception as error:  # noqa: BLE001 - protobuf and onnxruntime raise their own types
             raise ValueError(f"{path}: not a readable handloop ONNX export ({str(error).splitlines()[0]})") from None
         return OnnxRunner(path, metadata, session)
-    raise ValueError(f"{path}: unknown artefact type; expected a SavedModel folder, .tflite or .onnx")
+    if path.suffix == ".engine":
+        metadata, engine = meta.engine_metadata(data, str(path))
+        try:
+            return TensorRTRunner(path, metadata, engine)
+        except (ValueError, RuntimeError) as error:
+            raise ValueError(f"{path}: the TensorRT engine cannot be loaded ({str(error).splitlines()[0]})") from None
+    raise ValueError(f"{path}: unknown artefact type; expected a SavedModel folder, .tflite, .onnx or .engine")

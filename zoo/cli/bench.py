@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 HELP = "benchmark a zoo entry in each export format: size, error on fresh frames, latency, fps"
 
@@ -22,23 +21,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from export.bench import bench, machine
-    from zoo.fileio import write_text
+    import pandas as pd
 
-    table, networks = bench(args.name, args.formats, args.frames, repeats=args.repeats, threads=args.threads)
-    header = (f"{args.name}: batch 1, median of {args.repeats} calls after 5 warm-up calls; {machine()}; "
-              f"threads {args.threads or 'library default'}; error on {args.frames} fresh synthetic frames")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out / "bench.csv", index=False)
-    networks.to_csv(out / "bench_networks.csv", index=False)
-    write_text(out / "bench.md", f"{header}\n\n{table.to_markdown(index=False, floatfmt='.2f')}\n\n"
-                                 f"{networks.to_markdown(index=False, floatfmt='.2f')}\n")
+    from export.bench import report
+
+    result = report(args.name, args.formats, args.frames, args.repeats, args.threads, args.out)
     if args.json:
-        print(json.dumps({"formats": table.to_dict(orient="records"), "networks": networks.to_dict(orient="records"),
-                          "setup": header}, default=str))
+        print(json.dumps(result, default=str))
     else:
-        print(header)
-        print(table.to_string(index=False, float_format=lambda x: f"{x:.2f}"))
-        print(networks.to_string(index=False, float_format=lambda x: f"{x:.2f}"))
+        print(result["setup"])
+        for rows in (result["formats"], result["networks"]):
+            print(pd.DataFrame(rows).to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+        print(result["summary"])
     return 0
