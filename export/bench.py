@@ -102,8 +102,8 @@ def bench(name: str, formats=BENCH_FORMATS, frames: int = 50, warmup: int = 5, r
     if not data:
         one[0, config.height // 3:config.height // 2, config.width // 3:config.width // 2] = 500
     intr = (data[0].intrinsics if data else synth).as_array()[None]
-    reference = (model.predict(np.stack([f.depth_mm for f in data]), data[0].intrinsics).joints_xyz
-                 if data else None)
+    reference = (model.predict(np.stack([f.depth_mm for f in data]), data[0].intrinsics, batch_size=1).joints_xyz
+                 if data else None)  # at the artefacts' batch
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         for fmt in formats:
