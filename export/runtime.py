@@ -106,6 +106,21 @@ class TensorRTRunner(ExportedModel):
         return outputs
 
 
+def onnx_options(threads: int | None = None):
+    """ONNX Runtime session options for the batch-1 loop: all graph optimisations (constant folding, Conv fusions,
+    NCHWc layouts), sequential execution, ``threads`` intra-op threads (None: ONNX Runtime's default, one per
+    physical core). Measured on 2 cores (synth-hand-lite loop): sequential 6.3 ms vs parallel 8.0 ms; 1 thread
+    9.4 ms; turning intra-op spinning off 7.3 ms; basic optimisations only 6.8 ms."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    if threads:
+        options.intra_op_num_threads = threads
+    return options
+
+
 def load(path: str | Path, threads: int | None = None) -> ExportedModel:
     """Opens an exported artefact (SavedModel folder, ``.tflite``, ``.onnx`` or ``.engine``) by what it is.
 
@@ -140,10 +155,7 @@ def load(path: str | Path, threads: int | None = None) -> ExportedModel:
             proto = onnx.load_from_string(data)
             props = {p.key: p.value for p in proto.metadata_props}
             metadata = meta.loads(props[meta.KEY].encode(), str(path))
-            options = ort.SessionOptions()
-            if threads:
-                options.intra_op_num_threads = threads
-            session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+            session = ort.InferenceSession(data, onnx_options(threads), providers=["CPUExecutionProvider"])
         except Exception as error:  # noqa: BLE001 - protobuf and onnxruntime raise their own types
             raise ValueError(f"{path}: not a readable handloop ONNX export ({str(error).splitlines()[0]})") from None
         return OnnxRunner(path, metadata, session)
