@@ -1,8 +1,11 @@
 """``handloop bench``: each format's size, accuracy on fresh synthetic frames, and batch-1 latency (Ultralytics-style).
 
 Latency is the median of ``repeats`` single-frame calls after ``warmup`` calls, at batch 1, on this machine's CPU
-with the thread count stated in the output. The Keras row is the compiled path (``tf.function``), never eager.
-The per-network rows time each network alone (compiled Keras, batch 1) like the paper's runtime paragraph.
+with the thread count stated in the output. Two Keras baselines: ``keras`` is the compiled call (``tf.function``,
+what :meth:`zoo.api.HandPoseModel.predict` runs per batch), ``keras-eager`` the plain ``loop(inputs)`` call; the
+summary states the fastest export's speed-up against both, each named.
+The per-network rows time each network alone at batch 1 like the paper's runtime paragraph: the entry's networks
+and the paper-size ones (``zoo.config.paper()``, random weights), each as compiled Keras and in ONNX Runtime.
 """
 
 from __future__ import annotations
@@ -16,7 +19,16 @@ from pathlib import Path
 
 import numpy as np
 
-BENCH_FORMATS = ("keras", "savedmodel", "tflite", "onnx", "tflite-fp16", "tflite-int8", "tensorrt")
+from zoo.api import HandPoseModel
+
+BENCH_FORMATS = ("keras-eager", "keras", "savedmodel", "tflite", "onnx", "tflite-fp16", "tflite-int8", "tensorrt")
+
+
+KERAS_BASELINES = {"keras": "the compiled Keras call (tf.function, as HandPoseModel.predict runs it)",
+                   "keras-eager": "the eager Keras call loop(inputs)"}
+"""The Keras rows and what each times."""
+FP16_MEAN_MM = 1.0
+"""Issue 6's fp16 parity bar: mean joint distance to the Keras loop, mm."""
 
 
 def _median_ms(call, warmup: int, repeats: int) -> float:
@@ -41,48 +53,137 @@ def _accuracy(runner, frames, reference) -> dict:
             "vs_keras_mean_mm": float(distance.mean()), "vs_keras_max_mm": float(distance.max())}
 
 
-def summary(table, networks, iterations: int) -> str:
-    """The two acceptance figures: fastest export's speed-up over compiled Keras, and what the updater iterations
-    (synthesizer + updater, ``iterations`` times) add to the predictor's own latency."""
-    ok = table[table.status == "ok"].set_index("format")
+def _speedups(ok) -> list[str]:
+    """The fastest export's latency and its speed-up over each Keras baseline present in ``ok`` (rows by format)."""
+    exported = ok.drop(index=list(KERAS_BASELINES), errors="ignore")
+    if not len(exported):
+        return []
+    fastest = exported.latency_ms.idxmin()
+    ms = exported.latency_ms[fastest]
+    return [f"fastest export: {fastest} {ms:.2f} ms = {ok.latency_ms[base] / ms:.2f}x faster than {what} "
+            f"({ok.latency_ms[base]:.2f} ms)" for base, what in KERAS_BASELINES.items() if base in ok.index]
+
+
+def _precision_lines(ok) -> list[str]:
+    """fp16 parity against :data:`FP16_MEAN_MM` and int8's accuracy loss, where those rows ran on frames."""
     lines = []
-    exported = ok.drop(index="keras", errors="ignore")
-    if "keras" in ok.index and len(exported):
-        fastest = exported.latency_ms.idxmin()
-        lines.append(f"fastest export: {fastest} {exported.latency_ms[fastest]:.2f} ms, "
-                     f"{ok.latency_ms['keras'] / exported.latency_ms[fastest]:.2f}x the compiled Keras call "
-                     f"({ok.latency_ms['keras']:.2f} ms)")
-    ms = networks.set_index("network").latency_ms
-    if {"predictor", "synthesizer", "updater"} <= set(ms.index):
-        added = iterations * (ms["synthesizer"] + ms["updater"])
-        lines.append(f"{iterations} updater iterations (synthesizer + updater) add {added:.2f} ms = "
-                     f"{100 * added / ms['predictor']:.0f} % of the predictor's {ms['predictor']:.2f} ms")
-    return "\n".join(lines)
+    if "tflite-fp16" in ok.index and np.isfinite(ok.vs_keras_mean_mm["tflite-fp16"]):
+        mean = ok.vs_keras_mean_mm["tflite-fp16"]
+        lines.append(f"tflite-fp16 parity (<= {FP16_MEAN_MM:g} mm mean from Keras): "
+                     f"{'met' if mean <= FP16_MEAN_MM else 'NOT MET'} ({mean:.3f} mm)")
+    if {"tflite-int8", "keras"} <= set(ok.index) and np.isfinite(ok.vs_keras_mean_mm["tflite-int8"]):
+        row, keras_error = ok.loc["tflite-int8"], ok.mean_error_mm["keras"]
+        lines.append(f"tflite-int8 accuracy loss: mean error {row.mean_error_mm:.2f} mm vs Keras {keras_error:.2f} mm "
+                     f"({row.mean_error_mm - keras_error:+.2f} mm); joints {row.vs_keras_mean_mm:.2f} mm mean, "
+                     f"{row.vs_keras_max_mm:.2f} mm max from Keras'")
+    return lines
 
 
-def network_latency(model, warmup: int = 5, repeats: int = 30) -> list[dict]:
-    """Median batch-1 latency (ms) of each network of a loaded zoo model, compiled Keras."""
-    import keras
+def iteration_share(ms, iterations: int) -> float:
+    """What ``iterations`` x (synthesizer + updater) add to the predictor's latency, as a fraction; ``ms`` maps
+    network name to latency (any unit)."""
+    return iterations * (ms["synthesizer"] + ms["updater"]) / ms["predictor"]
+
+
+def _budget_lines(networks, iterations: int) -> list[str]:
+    lines = []
+    for (sizes, runtime), group in networks.groupby(["sizes", "runtime"], sort=False):
+        ms = group.set_index("network").latency_ms
+        if {"predictor", "synthesizer", "updater"} <= set(ms.index):
+            added = iteration_share(ms, iterations)
+            lines.append(f"{sizes} networks, {runtime}: {iterations} updater iterations (synthesizer + updater) add "
+                         f"{added * ms['predictor']:.2f} ms = {100 * added:.0f} % of the predictor's "
+                         f"{ms['predictor']:.2f} ms (budget 25 %: {'met' if added <= 0.25 else 'not met'})")
+    return lines
+
+
+def summary(table, networks, iterations: int) -> str:
+    """The acceptance figures: the fastest export's speed-up over each Keras baseline (named), fp16 parity and
+    int8's accuracy loss, and per network size and runtime what the ``iterations`` updater iterations add to the
+    predictor's own latency."""
+    ok = table[table.status == "ok"].set_index("format")
+    return "\n".join(_speedups(ok) + _precision_lines(ok) + _budget_lines(networks, iterations))
+
+
+NETWORK_RUNTIMES = ("keras", "onnx")
+"""Runtimes the per-network table times each network in: compiled Keras (``tf.function``) and ONNX Runtime."""
+
+
+def _onnx_network(network, shape: tuple, threads: int | None):
+    """``network`` converted by tf2onnx (opset :data:`export.formats.ONNX_OPSET`) as an ONNX Runtime session."""
+    import onnxruntime as ort
+    import tensorflow as tf
+    import tf2onnx
+
+    from export.formats import ONNX_OPSET
+    from export.runtime import onnx_options
+
+    spec = (tf.TensorSpec(shape, tf.float32, name="x"),)
+    call = tf.function(lambda x: network(x, training=False), input_signature=spec)
+    proto, _ = tf2onnx.convert.from_function(call, input_signature=spec, opset=ONNX_OPSET)
+    return ort.InferenceSession(proto.SerializeToString(), onnx_options(threads), providers=["CPUExecutionProvider"])
+
+
+def network_latency(networks, sizes: str, runtimes=NETWORK_RUNTIMES, warmup: int = 5, repeats: int = 30,
+                    threads: int | None = None) -> list[dict]:
+    """Median batch-1 latency (ms) of each Keras model in ``networks`` alone, in each of ``runtimes``.
+
+    Rows: ``sizes`` (a label, e.g. the entry's name or ``paper``), runtime, network, input shape, latency_ms.
+    """
     import tensorflow as tf
 
     rows = []
-    for layer in model.model.layers:
-        if not isinstance(layer, keras.Model):
-            continue
-        shape = (1, *layer.input_shape[1:])
-        x = tf.zeros(shape)
-        call = tf.function(lambda x=x, layer=layer: layer(x, training=False))
-        rows.append({"network": layer.name, "input": str(shape),
-                     "latency_ms": _median_ms(lambda: call(), warmup, repeats)})
+    for runtime in runtimes:
+        for network in networks:
+            shape = (1, *network.input_shape[1:])
+            x = np.zeros(shape, np.float32)
+            if runtime == "keras":
+                graph = tf.function(lambda x, network=network: network(x, training=False))
+                call = lambda x=tf.constant(x), graph=graph: graph(x)  # noqa: E731
+            else:
+                session = _onnx_network(network, shape, threads)
+                call = lambda x=x, session=session: session.run(None, {"x": x})  # noqa: E731
+            rows.append({"sizes": sizes, "runtime": runtime, "network": network.name, "input": str(shape),
+                         "latency_ms": _median_ms(call, warmup, repeats)})
     return rows
 
 
+def _all_networks(model, paper: bool) -> list[tuple]:
+    """``(sizes label, [networks])``: the entry's networks, and with ``paper`` the paper-size hand networks
+    (random weights, the entry's joints and crop)."""
+    import dataclasses
+
+    import keras
+
+    from zoo.config import paper as paper_config
+    from zoo.loops import HAND_NETWORKS, build_networks
+
+    groups = [(model.name, [layer for layer in model.model.layers if isinstance(layer, keras.Model)])]
+    if paper:
+        config = dataclasses.replace(paper_config(), num_joints=model.config.num_joints, crop=model.config.crop)
+        nets = build_networks(config)
+        groups.append(("paper", [nets[name] for name in HAND_NETWORKS]))
+    return groups
+
+
+class EagerModel(HandPoseModel):
+    """The ``keras-eager`` row: a loaded entry's loop called eagerly, ``loop(inputs)``, with the zoo's ``predict``."""
+
+    def __init__(self, loaded: HandPoseModel):  # no tf.function: that is the compiled row
+        self.model, self.config, self.name = loaded.model, loaded.config, loaded.name
+
+    def run_graph(self, depth, intrinsics):
+        out = self.model({"depth": depth, "intrinsics": intrinsics}, training=False)
+        return {k: np.asarray(v) for k, v in out.items()}
+
+
 def bench(name: str, formats=BENCH_FORMATS, frames: int = 50, warmup: int = 5, repeats: int = 30,
-          threads: int | None = None) -> tuple:
+          threads: int | None = None, paper: bool = True) -> tuple:
     """Measures zoo entry ``name`` in each format; returns (format table, per-network table) as DataFrames.
 
     Format rows: status, size (MB), mean 3D error (mm) on ``frames`` fresh synthetic frames, mean / max distance
-    (mm) of its joints to the Keras loop's on the same frames, median batch-1 latency (ms) and frames/s.
+    (mm) of its joints to the compiled Keras loop's on the same frames, median batch-1 latency (ms) and frames/s.
+    Network rows: see :func:`network_latency`, for the entry's networks and with ``paper`` the paper-size ones.
     """
     import pandas as pd
 
@@ -110,8 +211,8 @@ def bench(name: str, formats=BENCH_FORMATS, frames: int = 50, warmup: int = 5, r
             row = {"format": fmt, "status": "ok", "size_mb": float("nan"), **_accuracy(None, [], None),
                    "latency_ms": float("nan"), "fps": float("nan")}
             try:
-                if fmt == "keras":
-                    runner = model
+                if fmt in KERAS_BASELINES:
+                    runner = model if fmt == "keras" else EagerModel(model)
                     row["size_mb"] = find_entry(name).size_mb
                 else:
                     base, _, precision = fmt.partition("-")
@@ -127,7 +228,8 @@ def bench(name: str, formats=BENCH_FORMATS, frames: int = 50, warmup: int = 5, r
                 row["status"] = f"skipped: {str(error).splitlines()[0][:90]}"
             rows.append(row)
     table = pd.DataFrame(rows)
-    networks = pd.DataFrame(network_latency(model, warmup, repeats))
+    networks = pd.DataFrame([row for sizes, nets in _all_networks(model, paper)
+                             for row in network_latency(nets, sizes, NETWORK_RUNTIMES, warmup, repeats, threads)])
     return table, networks
 
 
@@ -136,8 +238,14 @@ def machine() -> str:
     return f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} cores".replace("  ", " ")
 
 
+def load_note() -> str:
+    """This machine's 1-minute load average, flagged when other work may have slowed the timings (> 1.5)."""
+    load = os.getloadavg()[0]
+    return f"load average {load:.2f}" + (" (other work was running: timings are pessimistic)" if load > 1.5 else "")
+
+
 def report(name: str, formats=BENCH_FORMATS, frames: int = 50, repeats: int = 30, threads: int | None = None,
-           out: str | Path = "results", warmup: int = 5) -> dict:
+           out: str | Path = "results", warmup: int = 5, paper: bool = True) -> dict:
     """Runs :func:`bench` and writes ``bench.csv``, ``bench_networks.csv`` and ``bench.md`` under ``out``.
 
     Returns ``{"setup": one line (machine, threads, repeats), "formats": rows, "networks": rows, "summary": text}``.
@@ -145,8 +253,10 @@ def report(name: str, formats=BENCH_FORMATS, frames: int = 50, repeats: int = 30
     from zoo.fileio import write_text
     from zoo.registry import find_entry
 
-    table, networks = bench(name, formats, frames, warmup, repeats, threads)
+    before = load_note()
+    table, networks = bench(name, formats, frames, warmup, repeats, threads, paper)
     setup = (f"{name}: batch 1, median of {repeats} calls after {warmup} warm-up calls; {machine()}; "
+             f"before: {before}, after: {load_note()}; "
              f"threads {threads or 'library default'}; error on {frames} fresh synthetic frames; "
              f"vs_keras = joint distance to the compiled Keras loop on the same frames")
     text = summary(table, networks, find_entry(name).config.iterations)

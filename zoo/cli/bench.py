@@ -16,6 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frames", type=int, default=50, help="fresh synthetic frames for the error column")
     parser.add_argument("--repeats", type=int, default=30, help="timed calls per format (median reported)")
     parser.add_argument("--threads", type=int, help="threads for TFLite / ONNX Runtime (default: theirs)")
+    parser.add_argument("--no-paper", dest="paper", action="store_false",
+                        help="skip the paper-size networks in the per-network table")
     parser.add_argument("--out", default="results", help="folder for bench.csv / bench.md")
     parser.add_argument("--json", action="store_true", help="print the format rows as JSON")
 
@@ -25,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
 
     from export.bench import report
 
-    result = report(args.name, args.formats, args.frames, args.repeats, args.threads, args.out)
+    result = report(args.name, args.formats, args.frames, args.repeats, args.threads, args.out, paper=args.paper)
     if args.json:
         print(json.dumps(result, default=str))
     else:
