@@ -16,6 +16,13 @@ RECIPES_DIR = Path(__file__).resolve().parent
 """Where the shipped ``*.yaml`` recipes live."""
 
 
+HAND_STAGES = ("localizer", "predictor", "synthesizer", "updater")
+"""Stages of a hand loop's recipe, in training order: each trains the network of its name."""
+OBJECT_STAGES = ("localizer", "object_localizer", "predictor", "object_predictor", "synthesizer", "updater",
+                 "object_updater")
+"""Stages of a hand-object loop's recipe, in training order: every stage name a recipe can have."""
+
+
 @dataclasses.dataclass
 class AugmentConfig:
     """Online augmentation, applied identically to image and pose (METHOD.md section 4).
@@ -61,6 +68,8 @@ class StageConfig:
         steps_per_epoch: batches per epoch (None: the training set once).
         batch_size: global batch size (split across replicas).
         learning_rate: initial Adam learning rate; decays by ``decay`` each epoch.
+        from_entry: instead of training, take the trained network of this name from this zoo entry (name or
+            card path); the entry's network config must equal the recipe's.
     """
 
     epochs: int = 10
@@ -68,6 +77,7 @@ class StageConfig:
     batch_size: int = 64
     learning_rate: float = 1e-3
     decay: float = 0.9
+    from_entry: str | None = None
 
 
 @dataclasses.dataclass

@@ -1,10 +1,10 @@
 """tf.data input pipelines: frame records -> augmented, normalised crops and poses, all in-graph.
 
-Augmentation (METHOD.md section 4) happens on whole batches inside the graph: the crop centre is the reference
+Augmentation (METHOD.md section 4) happens inside the graph, frame by frame: the crop centre is the reference
 joint (middle-finger MCP) shifted by ``N(0, translation_mm)`` per axis, the cube is scaled by
 ``|1 + N(0, scale_sigma)|`` and the crop window turns in-plane by ``U(-rotation, rotation)``; the joints turn the
 same way about the centre's pixel and keep their depth. Random numbers are stateless, keyed by the recipe's seed
-and each batch's position in the stream, so a pipeline is deterministic for a seed and resumable at any position.
+and each frame's position in the stream, so a pipeline is deterministic for a seed and resumable at any position.
 """
 
 from __future__ import annotations
@@ -29,6 +29,49 @@ def _rotate_about(uvd, center_uvd, angle):
     return tf.stack([u, v, uvd[..., 2]], -1)
 
 
+def _draws(size, seed, config: AugmentConfig, enabled: bool) -> dict:
+    """The random numbers of one augmentation: shifts (mm), cube scale, in-plane angle (radians) per example."""
+    keys = tf.random.experimental.stateless_split(seed, 5)
+    on = 1.0 if enabled else 0.0
+    return {
+        "shift": tf.random.stateless_normal([size, 3], keys[0]) * config.translation_mm * on,
+        "scale": tf.abs(1 + tf.random.stateless_normal([size], keys[1]) * config.scale_sigma * on),
+        "angle": tf.random.stateless_uniform([size], keys[2], -1.0, 1.0) * math.radians(config.rotation_deg) * on,
+        "jitter": tf.random.stateless_normal([size, 3], keys[3]) * config.localizer_jitter_mm,
+        "object_shift": tf.random.stateless_normal([size, 3], keys[4]) * config.translation_mm * on,
+    }
+
+
+def crop_around(depth, intrinsics, center_xyz, cube, angle, points_xyz):
+    """One augmented crop and the points it shows.
+
+    Args:
+        depth: ``(B, H, W)`` mm; intrinsics: ``(B, 4)``; center_xyz: ``(B, 3)`` crop centres, camera mm;
+        cube: ``(B,)`` cube sides, mm; angle: ``(B,)`` in-plane turn of the window, radians;
+        points_xyz: ``(B, P, 3)`` camera mm (OpenCV axes).
+    Returns:
+        ``(crop, points, center_uvd)``: ``(B, 128, 128, 1)`` normalised depth; ``(B, P, 3)`` the points in cube
+        units around the centre, turned with the window about the centre's pixel (depth kept); ``(B, 3)``.
+    """
+    center_uvd = tf_xyz_to_uvd(center_xyz, intrinsics)
+    crop = stn_crop(depth, center_uvd, cube, intrinsics, CROP_SIZE, angle)
+    return crop[..., None], crop_points(points_xyz, center_xyz, cube, angle, intrinsics), center_uvd
+
+
+def crop_points(points_xyz, center_xyz, cube, angle, intrinsics):
+    """:func:`crop_around`'s point map: ``(B, P, 3)`` camera mm -> cube units in the crop turned by ``angle``."""
+    center_uvd = tf_xyz_to_uvd(center_xyz, intrinsics)
+    turned = _rotate_about(tf_xyz_to_uvd(points_xyz, intrinsics), center_uvd, angle)
+    return (tf_uvd_to_xyz(turned, intrinsics) - center_xyz[:, None]) / (cube / 2)[:, None, None]
+
+
+def uncrop_points(points, center_xyz, cube, angle, intrinsics):
+    """Inverse of :func:`crop_points`: ``(B, P, 3)`` cube units in a turned crop -> camera mm."""
+    turned = tf_xyz_to_uvd(points * (cube / 2)[:, None, None] + center_xyz[:, None], intrinsics)
+    center_uvd = tf_xyz_to_uvd(center_xyz, intrinsics)
+    return tf_uvd_to_xyz(_rotate_about(turned, center_uvd, -angle), intrinsics)
+
+
 def augment(batch: dict, config: AugmentConfig, seed, reference_joint: int, enabled: bool = True,
             localizer: bool = False) -> dict:
     """Crops a batch of frames around jittered reference joints, with rotation and scale augmentation.
@@ -49,53 +92,84 @@ def augment(batch: dict, config: AugmentConfig, seed, reference_joint: int, enab
     """
     intr = batch["intrinsics"]
     joints_xyz = tf_uvd_to_xyz(batch["joints_uvd"], intr)
-    size = tf.shape(joints_xyz)[0]
-    keys = tf.random.experimental.stateless_split(seed, 4)
-    on = 1.0 if enabled else 0.0
-    shift = tf.random.stateless_normal([size, 3], keys[0]) * config.translation_mm * on
-    scale = tf.abs(1 + tf.random.stateless_normal([size], keys[1]) * config.scale_sigma * on)
-    angle = tf.random.stateless_uniform([size], keys[2], -1.0, 1.0) * math.radians(config.rotation_deg) * on
-    loc_shift = tf.random.stateless_normal([size, 3], keys[3]) * config.localizer_jitter_mm
-
-    cube = batch["cube"] * scale
+    draw = _draws(tf.shape(joints_xyz)[0], seed, config, enabled)
+    cube = batch["cube"] * draw["scale"]
     if localizer:
-        center_xyz = tf_uvd_to_xyz(batch["com_uvd"], intr) + loc_shift
+        center_xyz = tf_uvd_to_xyz(batch["com_uvd"], intr) + draw["jitter"]
     else:
-        center_xyz = joints_xyz[:, reference_joint] + shift
-    center_uvd = tf_xyz_to_uvd(center_xyz, intr)
-    joints_uvd = _rotate_about(tf_xyz_to_uvd(joints_xyz, intr), center_uvd, angle)
-    half = (cube / 2)[:, None]
-    pose = (tf_uvd_to_xyz(joints_uvd, intr) - center_xyz[:, None]) / half[..., None]
-    crop = stn_crop(batch["depth"], center_uvd, cube, intr, CROP_SIZE, angle)
+        center_xyz = joints_xyz[:, reference_joint] + draw["shift"]
+    crop, pose, _ = crop_around(batch["depth"], intr, center_xyz, cube, draw["angle"], joints_xyz)
+    return {"crop": crop, "pose": pose, "offset": pose[:, reference_joint], "center_xyz": center_xyz, "cube": cube}
+
+
+def augment_scene(batch: dict, config: AugmentConfig, seed, reference_joint: int, scene_cube_mm: float,
+                  enabled: bool = True) -> dict:
+    """Crops a batch of hand-object frames as the hand-object loop sees them, all turned by one augmentation angle.
+
+    Three crops: the scene (cube ``scene_cube_mm``, around the centre-of-mass detection shifted by
+    ``N(0, localizer_jitter_mm)``), the hand (around its reference joint) and the object (around its box centre),
+    the last two shifted by ``N(0, translation_mm)`` and sized by the frame's cube; all cubes share one scale.
+
+    Args:
+        batch: as :func:`augment`'s, plus ``corners_uvd`` ``(B, 8, 3)`` the object's box corners.
+    Returns:
+        dict with ``scene_crop``, ``crop``, ``object_crop`` ``(B, 128, 128, 1)``; ``hand_offset`` and
+        ``object_offset`` ``(B, 3)`` from the scene crop's centre to the reference joint and to the object centre,
+        in units of half the scene cube; ``pose`` ``(B, J, 3)`` and ``corners`` ``(B, 8, 3)`` cube units around
+        ``center_xyz`` and ``object_center_xyz`` ``(B, 3)`` mm, whose pixels are ``center_uvd`` and
+        ``object_center_uvd``; ``cube`` ``(B,)`` mm; ``angle`` ``(B,)`` radians; ``intrinsics`` ``(B, 4)``.
+    """
+    intr = batch["intrinsics"]
+    joints_xyz = tf_uvd_to_xyz(batch["joints_uvd"], intr)
+    corners_xyz = tf_uvd_to_xyz(batch["corners_uvd"], intr)
+    draw = _draws(tf.shape(joints_xyz)[0], seed, config, enabled)
+    angle, cube = draw["angle"], batch["cube"] * draw["scale"]
+    scene_cube = cube * (scene_cube_mm / batch["cube"])
+    hand_xyz = joints_xyz[:, reference_joint] + draw["shift"]
+    object_xyz = tf.reduce_mean(corners_xyz, 1) + draw["object_shift"]
+    scene_xyz = tf_uvd_to_xyz(batch["com_uvd"], intr) + draw["jitter"]
+    targets = tf.stack([joints_xyz[:, reference_joint], tf.reduce_mean(corners_xyz, 1)], 1)
+    scene_crop, offsets, _ = crop_around(batch["depth"], intr, scene_xyz, scene_cube, angle, targets)
+    crop, pose, center_uvd = crop_around(batch["depth"], intr, hand_xyz, cube, angle, joints_xyz)
+    object_crop, corners, object_center_uvd = crop_around(batch["depth"], intr, object_xyz, cube, angle, corners_xyz)
     return {
-        "crop": crop[..., None],
-        "pose": pose,
-        "offset": pose[:, reference_joint],
-        "center_xyz": center_xyz,
-        "cube": cube,
+        "scene_crop": scene_crop, "hand_offset": offsets[:, 0], "object_offset": offsets[:, 1],
+        "crop": crop, "pose": pose, "center_xyz": hand_xyz, "center_uvd": center_uvd,
+        "object_crop": object_crop, "corners": corners, "object_center_xyz": object_xyz,
+        "object_center_uvd": object_center_uvd, "cube": cube, "angle": angle, "intrinsics": intr,
     }
 
 
 def training_dataset(frames: tf.data.Dataset, config: AugmentConfig, batch_size: int, seed: int,
                      reference_joint: int, augmented: bool = True, shuffle_buffer: int = 0,
-                     localizer: bool = False) -> tf.data.Dataset:
+                     localizer: bool = False, scene_cube_mm: float | None = None) -> tf.data.Dataset:
     """Turns a dataset of parsed frames into batches of augmented crops (see :func:`augment`), endlessly.
 
-    Frames are shuffled per epoch (seeded), batched, then cropped by two parallel, order-preserving map calls
-    and prefetched two batches ahead (full frames are large: 1.2 MB each at 640x480). Each batch also carries ``seed`` ``(B, 2)``: a stateless seed per example (``(seed, n)`` for the
-    n-th example of the stream) for tasks that draw random numbers of their own. Batch ``n`` of the stream (counting over epochs) draws its augmentation from the stateless seed ``(seed, n)``.
+    With ``scene_cube_mm`` set, frames are hand-object scenes cropped by :func:`augment_scene` instead.
+
+    Frames (whole, or windowed as :func:`recipes.records.frames_dataset` gives them for training) are shuffled
+    per epoch (seeded), cropped one by one in parallel, order-preserving map calls, batched and prefetched two
+    batches ahead: cropping a frame alone keeps its depth in cache and never pads windows to a common size.
+    Example ``n`` of the stream (counting over epochs) draws its augmentation from the stateless seed
+    ``(seed, n)`` and carries ``seed`` ``(2,)`` = ``(seed + 1, n)``, its own stateless seed for tasks that draw
+    random numbers of their own.
     """
     if shuffle_buffer:
         frames = frames.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    frames = frames.repeat().batch(batch_size, drop_remainder=True)
-    counter = tf.data.Dataset.counter()
+    seed = tf.cast(seed, tf.int64)
 
-    def crop(index, batch):
-        out = augment(batch, config, tf.stack([tf.cast(seed, tf.int64), index]), reference_joint, augmented, localizer)
-        examples = index * batch_size + tf.range(batch_size, dtype=tf.int64)
-        out["seed"] = tf.stack([tf.fill([batch_size], tf.cast(seed, tf.int64)), examples], -1)
+    def crop(index, frame):
+        single = {key: value[None] for key, value in frame.items()}
+        key = tf.stack([seed, index])
+        if scene_cube_mm:
+            out = augment_scene(single, config, key, reference_joint, scene_cube_mm, augmented)
+        else:
+            out = augment(single, config, key, reference_joint, augmented, localizer)
+        out = {key: value[0] for key, value in out.items()}
+        out["seed"] = tf.stack([seed + 1, index])
         return out
 
-    return (tf.data.Dataset.zip(counter, frames)
-            .map(crop, num_parallel_calls=2, deterministic=True)
+    return (tf.data.Dataset.zip(tf.data.Dataset.counter(), frames.repeat())
+            .map(crop, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+            .batch(batch_size, drop_remainder=True)
             .prefetch(2))

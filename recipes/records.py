@@ -151,10 +151,16 @@ def decode_frame(record: bytes) -> Frame:
     )
 
 
-def parse_example(serialized, num_joints: int, height: int, width: int) -> dict:
-    """tf.data parser: a serialised record -> dict of fixed-shape tensors.
+def parse_example(serialized, num_joints: int, height: int, width: int, windowed: bool = False) -> dict:
+    """tf.data parser: a serialised record -> dict of tensors.
 
-    Returns ``depth`` ``(H, W)`` float32 mm, ``intrinsics`` ``(4,)``, ``joints_uvd`` and ``joints_xyz``
+    With ``windowed`` False, ``depth`` is the whole ``(H, W)`` frame; with True it is only the stored window
+    ``(h, w)`` around hand and object, seen as a camera of its own: the principal point and every pixel coordinate
+    (``intrinsics``, ``joints_uvd``, ``com_uvd``, ``corners_uvd``) are shifted by the window's top-left pixel, so
+    that any crop of it equals the crop of the whole frame while a training pipeline never builds the 1.2 MB frame.
+    Millimetre coordinates (``joints_xyz``, ``object_translation``, ``corners_xyz``) are the same either way.
+
+    Returns ``depth`` float32 mm, ``intrinsics`` ``(4,)``, ``joints_uvd`` and ``joints_xyz``
     ``(J, 3)``, ``com_uvd`` ``(3,)``, ``cube`` scalar mm, ``y_up`` bool, ``subject`` int64, ``tip_visibility``
     ``(5,)``, ``has_object`` bool, ``object`` name (empty without one), ``object_rotation`` ``(3, 3)``,
     ``object_translation`` ``(3,)`` mm, ``corners_xyz`` and ``corners_uvd`` ``(8, 3)``, ``corner_visibility`` ``(3,)``
@@ -182,16 +188,21 @@ def parse_example(serialized, num_joints: int, height: int, width: int) -> dict:
     f = tf.io.parse_single_example(serialized, spec)
     window = tf.cast(tf.io.decode_png(f["depth_png"], channels=1, dtype=tf.uint16)[..., 0], tf.float32)
     x0, y0 = tf.cast(f["window"][0], tf.int32), tf.cast(f["window"][1], tf.int32)
-    shape = tf.shape(window)
-    depth = tf.pad(window, [[y0, height - y0 - shape[0]], [x0, width - x0 - shape[1]]])
-    depth = tf.ensure_shape(depth, [height, width])
+    if windowed:
+        depth, shift = window, tf.cast(tf.stack([x0, y0]), tf.float32)
+    else:
+        shape = tf.shape(window)
+        depth = tf.pad(window, [[y0, height - y0 - shape[0]], [x0, width - x0 - shape[1]]])
+        depth, shift = tf.ensure_shape(depth, [height, width]), tf.zeros([2])
+    intrinsics = f["intrinsics"] - tf.pad(shift, [[2, 0]])
+    uvd_shift = tf.pad(shift, [[0, 1]])
     corners = tf.reshape(f["corners_xyz"], [8, 3])
     return {
         "depth": depth,
-        "intrinsics": f["intrinsics"],
-        "joints_uvd": tf.reshape(f["joints_uvd"], [num_joints, 3]),
+        "intrinsics": intrinsics,
+        "joints_uvd": tf.reshape(f["joints_uvd"], [num_joints, 3]) - uvd_shift,
         "joints_xyz": tf.reshape(f["joints_xyz"], [num_joints, 3]),
-        "com_uvd": f["com_uvd"],
+        "com_uvd": f["com_uvd"] - uvd_shift,
         "cube": f["cube"][0],
         "y_up": f["y_up"][0] > 0,
         "subject": f["subject"][0],
@@ -201,7 +212,7 @@ def parse_example(serialized, num_joints: int, height: int, width: int) -> dict:
         "object_rotation": tf.reshape(f["object_rotation"], [3, 3]),
         "object_translation": f["object_translation"],
         "corners_xyz": corners,
-        "corners_uvd": _project(corners, f["intrinsics"], f["y_up"][0] > 0),
+        "corners_uvd": _project(corners, intrinsics, f["y_up"][0] > 0),
         "corner_visibility": f["corner_visibility"],
     }
 
@@ -273,13 +284,13 @@ def list_shards(directory: str | Path) -> list[Path]:
     return paths
 
 
-def frames_dataset(directory: str | Path):
-    """A tf.data.Dataset of parsed frames (:func:`parse_example`) from a complete shard folder."""
+def frames_dataset(directory: str | Path, windowed: bool = False):
+    """A tf.data.Dataset of parsed frames (:func:`parse_example`, whole or ``windowed``) from a complete shard folder."""
     import tensorflow as tf
 
     manifest = read_manifest(directory)
     files = [str(p) for p in list_shards(directory)]
     height, width = manifest["frame_size"]
     return tf.data.TFRecordDataset(files).map(
-        lambda s: parse_example(s, manifest["num_joints"], height, width), num_parallel_calls=tf.data.AUTOTUNE,
+        lambda s: parse_example(s, manifest["num_joints"], height, width, windowed), num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=True)

@@ -44,3 +44,14 @@ def blob_frames(count: int, seed: int = 0, height: int = 240, width: int = 320):
         "depth": depth, "intrinsics": np.tile(cam.as_array(), (count, 1)), "joints_uvd": uvd, "com_uvd": com,
         "cube": np.full(count, 200, np.float32),
     })
+
+
+def on_one_batch(task, size: int = 8):
+    """Makes ``task`` train on one fixed batch of ``size``, repeated: its loss must fall as the network memorises
+    it. For tasks whose loss on fresh tiny batches is too noisy to fall reliably in a few steps (the updaters,
+    whose T_D draws change with every batch)."""
+    import tensorflow as tf
+
+    batch = next(iter(task.build_inputs(size)))
+    task.build_inputs = lambda batch_size: tf.data.Dataset.from_tensors(batch).repeat()
+    return task

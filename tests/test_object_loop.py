@@ -13,7 +13,7 @@ from zoo.config import LocalizerConfig, UpdaterConfig
 from zoo.layers.geometry import center_of_mass
 from zoo.layers.merge import BACKGROUND, min_merge
 from zoo.layers.procrustes import procrustes
-from zoo.layers.render import frame_pixels
+from zoo.layers.stn import frame_pixels
 from zoo.layers.stn import istn_paste, stn_crop
 from zoo.loops import OBJECT_OUTPUTS, build_loop
 from zoo.objects import get_object

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from conftest import blob_frames
+from conftest import blob_frames, on_one_batch
 from recipes.config import StageConfig, recipe_from_dict
 from recipes.train import tasks
 from recipes.train.trainer import fit
@@ -57,7 +57,7 @@ def test_synthesizer_grows_and_updater_loss_falls(recipe, tmp_path):
 
     synthesizer = build_synthesizer(CONFIG.synthesizer, CONFIG.num_joints)
     stage = StageConfig(epochs=3, steps_per_epoch=8, batch_size=8, learning_rate=3e-3, decay=1.0)
-    task = tasks.UpdaterTask(recipe, frames, CONFIG, predictor, synthesizer)
+    task = on_one_batch(tasks.UpdaterTask(recipe, frames, CONFIG, predictor, synthesizer))
     task.grow_every = 3  # compare losses on the initial T_D; growing it makes the task harder on purpose
     result = fit(task, stage, tmp_path / "upd", progress=False)
     assert result.losses[-1] < result.losses[0], result.losses

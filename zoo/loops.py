@@ -41,20 +41,31 @@ def network_names(config: LoopConfig) -> tuple[str, ...]:
     return HAND_NETWORKS + (OBJECT_NETWORKS if config.object else ())
 
 
+def build_network(config: LoopConfig, name: str) -> keras.Model:
+    """Builds one of the loop's networks (random weights) by its name in :func:`network_names`.
+
+    Raises:
+        ValueError: naming the networks of ``config``'s loop when ``name`` is not one of them.
+    """
+    if name not in network_names(config):
+        raise ValueError(f"{name!r} is not a network of this loop: expected one of {network_names(config)}")
+    crop, joints = config.crop, config.num_joints
+    builders = {
+        "localizer": lambda: networks.build_localizer(config.localizer, crop),
+        "predictor": lambda: networks.build_predictor(config.predictor, joints, crop),
+        "synthesizer": lambda: networks.build_synthesizer(config.synthesizer, joints),
+        "updater": lambda: networks.build_updater(config.updater, joints, crop),
+        "object_localizer": lambda: networks.build_object_localizer(config.object_localizer, crop),
+        "object_predictor": lambda: networks.build_object_predictor(config.object_predictor, crop),
+        "object_updater": lambda: networks.build_updater(config.object_updater, networks.objects.CORNERS, crop,
+                                                         name="object_updater"),
+    }
+    return builders[name]()
+
+
 def build_networks(config: LoopConfig) -> dict[str, keras.Model]:
     """Builds the loop's networks (random weights) from ``config``: the hand's, and the object's when it has one."""
-    nets = {
-        "localizer": networks.build_localizer(config.localizer, config.crop),
-        "predictor": networks.build_predictor(config.predictor, config.num_joints, config.crop),
-        "synthesizer": networks.build_synthesizer(config.synthesizer, config.num_joints),
-        "updater": networks.build_updater(config.updater, config.num_joints, config.crop),
-    }
-    if config.object:
-        nets["object_localizer"] = networks.build_object_localizer(config.object_localizer, config.crop)
-        nets["object_predictor"] = networks.build_object_predictor(config.object_predictor, config.crop)
-        nets["object_updater"] = networks.build_updater(config.object_updater, networks.objects.CORNERS,
-                                                        config.crop, name="object_updater")
-    return nets
+    return {name: build_network(config, name) for name in network_names(config)}
 
 
 def build_loop(config: LoopConfig, nets: dict[str, keras.Model] | None = None) -> keras.Model:

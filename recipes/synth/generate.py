@@ -19,15 +19,17 @@ from tqdm.auto import tqdm
 from recipes.records import encode_frame, prepare_folder, shard_path
 from zoo.camera import CAMERAS
 from zoo.fileio import atomic_path
-from zoo.objects import get_object
+from zoo.objects import OBJECTS, get_object
 
 SUBJECTS_PER_SHARD = 5
 OBJECT_MODES = {
     "none": (),
     "cuboid": ("cuboid-large", "cuboid-small"),
     "mixed": (None, "cuboid-large", "cuboid-small", "cylinder", "sphere"),
+    **{name: (name,) for name in OBJECTS},
 }
-"""Per ``--objects`` mode, what each frame holds, drawn uniformly (None: the hand alone)."""
+"""Per ``--objects`` mode, what each frame holds, drawn uniformly (None: the hand alone); each object's own name
+is a mode holding only it (the training data of a hand-object loop for that object)."""
 
 
 @dataclasses.dataclass(frozen=True)

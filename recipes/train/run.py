@@ -1,8 +1,12 @@
-"""Runs a recipe's stages in order: localizer, predictor, synthesizer (grown 8 -> 128 px), updater.
+"""Runs a recipe's stages in order, one per network of its loop, and assembles the zoo entry.
 
-Each stage writes ``<run_dir>/<stage>/<network>.weights.h5`` when it finishes and resumes from its own
-checkpoint when interrupted; a finished stage is skipped. The updater stage loads the predictor's and the
-synthesizer's weights.
+Hand loop: localizer, predictor, synthesizer (grown 8 -> 128 px), updater. Hand-object loop (the recipe's
+``model.object`` names the object): localizer and object localizer (on the scene crop), predictor, object
+predictor, synthesizer, updater and object updater (each on its merged image). Each stage writes
+``<run_dir>/<stage>/<network>.weights.h5`` when it finishes and resumes from its own checkpoint when interrupted;
+a finished stage is skipped. The updater stages load the predictors' and the synthesizer's weights. A stage whose
+config names ``from_entry`` takes that zoo entry's trained network instead of training one (e.g. the hand-object
+loop's synthesizer, which renders the hand alone, from the hand loop's entry).
 """
 
 from __future__ import annotations
@@ -11,29 +15,30 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from recipes.config import Recipe
+from recipes.config import HAND_STAGES, OBJECT_STAGES, Recipe
 from recipes.records import frames_dataset
-from recipes.train import tasks
+from recipes.train import object_tasks, tasks
 from recipes.train.trainer import fit
-from zoo import networks
 from zoo.config import LoopConfig
+from zoo.loops import build_network, network_names
 from zoo.networks.synthesizer import FULL_STAGES
 
-STAGES = ("localizer", "predictor", "synthesizer", "updater")
-"""Trainable stages in the order ``all`` runs them."""
 
-NETWORKS = STAGES
-"""The loop's networks, each trained by the stage of the same name."""
+
+def stages(config: LoopConfig) -> tuple[str, ...]:
+    """The stages of ``config``'s loop, in the order ``all`` trains them (each trains the network of its name)."""
+    return OBJECT_STAGES if config.object else HAND_STAGES
 
 
 def prepare_frames(recipe: Recipe, split: str) -> tf.data.Dataset:
-    """Parsed frames of the recipe's ``train`` or ``test`` shard folder, generating synthetic shards if missing."""
+    """Parsed frames of the recipe's ``train`` (windowed, for the training pipeline) or ``test`` (whole frames,
+    cached) shard folder, generating synthetic shards if missing."""
     directory = Path(getattr(recipe.data, split))
     if recipe.data.generate is not None:
         from recipes.synth.generate import SynthSettings, generate
 
         generate(SynthSettings(**recipe.data.generate[split]), directory)
-    return frames_dataset(directory).cache() if split == "test" else frames_dataset(directory)
+    return frames_dataset(directory).cache() if split == "test" else frames_dataset(directory, windowed=True)
 
 
 def stage_weights(recipe: Recipe, stage: str) -> Path:
@@ -46,44 +51,87 @@ def load_network(recipe: Recipe, stage: str, config: LoopConfig):
     path = stage_weights(recipe, stage)
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: train the {stage} stage first (--stage {stage})")
-    model = {
-        "localizer": lambda: networks.build_localizer(config.localizer, config.crop),
-        "predictor": lambda: networks.build_predictor(config.predictor, config.num_joints, config.crop),
-        "synthesizer": lambda: networks.build_synthesizer(config.synthesizer, config.num_joints),
-        "updater": lambda: networks.build_updater(config.updater, config.num_joints, config.crop),
-    }[stage]()
+    model = build_network(config, stage)
     model.load_weights(path)
     return model
 
 
+def take_from_entry(recipe: Recipe, stage: str, config: LoopConfig, entry_name: str) -> Path:
+    """Copies network ``stage`` of zoo entry ``entry_name`` as this recipe's trained stage; returns its weights.
+
+    Raises:
+        ValueError: naming both configs when the entry's network is built differently from the recipe's.
+    """
+    from zoo.registry import find_entry, load
+
+    entry = find_entry(entry_name)
+    mine, theirs = config.to_dict(), entry.config.to_dict()
+    for key in (stage, "num_joints", "crop"):
+        if mine.get(key) != theirs.get(key):
+            raise ValueError(f"stage {stage!r} cannot come from entry {entry.name!r}: its {key} is {theirs.get(key)} "
+                             f"while the recipe's is {mine.get(key)}")
+    final = stage_weights(recipe, stage)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    temporary = final.with_name(f".tmp-{final.name}")
+    load(entry_name).model.get_layer(stage).save_weights(temporary)
+    temporary.replace(final)
+    return final
+
+
+def _train_synthesizer(recipe: Recipe, frames, config: LoopConfig, strategy, progress: bool) -> Path:
+    """Grows the synthesizer from 8 px to full size, each size resuming from the previous one's weights."""
+    settings, workdir = recipe.stage("synthesizer"), recipe.run_dir / "synthesizer"
+    previous = None
+    for grown in range(FULL_STAGES + 1):
+        task = tasks.SynthesizerTask(recipe, frames, config, grown, previous)
+        previous = workdir / f"{task.name}.weights.h5"
+        if not previous.is_file():
+            fit(task, settings, workdir / task.name, strategy, progress=progress)
+            (workdir / task.name / previous.name).replace(previous)
+    final = stage_weights(recipe, "synthesizer")
+    previous.replace(final)
+    return final
+
+
+def _task(recipe: Recipe, stage: str, frames, config: LoopConfig):
+    """The training task of ``stage`` for ``config``'s loop."""
+    def net(name):
+        return load_network(recipe, name, config)
+
+    if not config.object:
+        if stage == "localizer":
+            return tasks.LocalizerTask(recipe, frames, config)
+        if stage == "predictor":
+            return tasks.PredictorTask(recipe, frames, config)
+        return tasks.UpdaterTask(recipe, frames, config, net("predictor"), net("synthesizer"))
+    if stage in ("localizer", "object_localizer"):
+        return object_tasks.SceneLocalizerTask(recipe, frames, config, stage)
+    if stage == "predictor":
+        return tasks.PredictorTask(recipe, frames, config)
+    if stage == "object_predictor":
+        return object_tasks.ObjectPredictorTask(recipe, frames, config)
+    if stage == "updater":
+        return object_tasks.HandObjectUpdaterTask(recipe, frames, config, net("predictor"), net("synthesizer"),
+                                                  net("object_predictor"))
+    return object_tasks.ObjectUpdaterTask(recipe, frames, config, net("object_predictor"), net("synthesizer"),
+                                          net("predictor"))
+
+
 def train_stage(recipe: Recipe, stage: str, frames: tf.data.Dataset, strategy=None, progress: bool = True) -> Path:
     """Trains one stage of ``recipe`` on ``frames`` (parsed frame dicts) unless it is done; returns its weights."""
-    if stage not in STAGES:
-        raise ValueError(f"unknown stage {stage!r}: expected one of {STAGES} or 'all'")
+    config = LoopConfig.from_dict(recipe.model)
+    if stage not in stages(config):
+        raise ValueError(f"unknown stage {stage!r} for this loop: expected one of {stages(config)} or 'all'")
     final = stage_weights(recipe, stage)
     if final.is_file():
         return final
-    config = LoopConfig.from_dict(recipe.model)
     settings = recipe.stage(stage)
-    workdir = recipe.run_dir / stage
+    if settings.from_entry:
+        return take_from_entry(recipe, stage, config, settings.from_entry)
     if stage == "synthesizer":
-        previous = None
-        for grown in range(FULL_STAGES + 1):
-            task = tasks.SynthesizerTask(recipe, frames, config, grown, previous)
-            previous = workdir / f"{task.name}.weights.h5"
-            if not previous.is_file():
-                fit(task, settings, workdir / task.name, strategy, progress=progress)
-                (workdir / task.name / previous.name).replace(previous)
-        previous.replace(final)
-        return final
-    if stage == "localizer":
-        task = tasks.LocalizerTask(recipe, frames, config)
-    elif stage == "predictor":
-        task = tasks.PredictorTask(recipe, frames, config)
-    else:
-        task = tasks.UpdaterTask(recipe, frames, config, load_network(recipe, "predictor", config),
-                                 load_network(recipe, "synthesizer", config))
-    return fit(task, settings, workdir, strategy, progress=progress).weights_path
+        return _train_synthesizer(recipe, frames, config, strategy, progress)
+    task = _task(recipe, stage, frames, config)
+    return fit(task, settings, recipe.run_dir / stage, strategy, progress=progress).weights_path
 
 
 def assemble(recipe: Recipe, directory: Path | None = None, test_frames: int | None = None):
@@ -97,11 +145,11 @@ def assemble(recipe: Recipe, directory: Path | None = None, test_frames: int | N
     """
     from recipes.evaluate import iteration_errors, iteration_table, read_frames
     from zoo.api import HandPoseModel
-    from zoo.loops import build_hand_loop
+    from zoo.loops import build_loop
     from zoo.registry import save_entry
 
     config = LoopConfig.from_dict(recipe.model)
-    loop = build_hand_loop(config, {name: load_network(recipe, name, config) for name in NETWORKS})
+    loop = build_loop(config, {name: load_network(recipe, name, config) for name in network_names(config)})
     if recipe.data.generate is not None:
         prepare_frames(recipe, "test")
     frames = read_frames(recipe.data.test, test_frames)

@@ -120,19 +120,24 @@ class UpdaterTask(_RecipeTask):
     refreshed each time the set grows). The set is built online from each augmented batch rather than stored,
     since a stored pose would not match the re-augmented image. Loss (lambda = 0.6):
     ``max(0, ||p' + updater(D, synth(p')) - p|| - lambda ||p' - p||)``.
+
+    Subclasses change what is updated (``crop_key``, ``pose_key``: the batch's input crop and true pose), the
+    network (:meth:`build_model`) and the image it is compared with (:meth:`image`).
     """
 
     name = "updater"
     hinge_lambda = 0.6
     grow_every = 2
     buffer_size = 4096
+    crop_key, pose_key = "crop", "pose"
 
     def __init__(self, recipe, frames, config, predictor: keras.Model, synthesizer: keras.Model):
         super().__init__(recipe, frames, config)
         self.predictor, self.synthesizer = predictor, synthesizer
         self.predictor.trainable = self.synthesizer.trainable = False
+        points = int(predictor.output_shape[-2])
         self.grown = tf.Variable(0, dtype=tf.int64, trainable=False, name="grown")
-        self.errors = tf.Variable(tf.zeros([self.buffer_size, config.num_joints, 3]), trainable=False, name="errors")
+        self.errors = tf.Variable(tf.zeros([self.buffer_size, points, 3]), trainable=False, name="errors")
 
     def build_model(self):
         return networks.build_updater(self.config.updater, self.config.num_joints)
@@ -140,21 +145,24 @@ class UpdaterTask(_RecipeTask):
     def state(self):
         return {"td_grown": self.grown, "td_errors": self.errors}
 
-    def update(self, model, crop, pose, training=False):
-        """One loop iteration: ``pose + updater([crop, synth(pose)])``, ``(B, J, 3)`` cube units."""
-        image = self.synthesizer(pose, training=False)
-        return pose + model(tf.concat([crop, image], -1), training=training)
+    def image(self, batch, pose):
+        """The image of ``pose`` ``(B, P, 3)`` that the updater compares with the input crop: the synthesizer's."""
+        return self.synthesizer(pose, training=False)
+
+    def update(self, model, batch, pose, training=False):
+        """One loop iteration: ``pose + updater([crop, image(pose)])``, ``(B, P, 3)`` cube units."""
+        return pose + model(tf.concat([batch[self.crop_key], self.image(batch, pose)], -1), training=training)
 
     def candidates(self, model, batch):
-        """Draws one T_D pose ``(B, J, 3)`` per example (see the class docstring)."""
-        crop, truth = batch["crop"], batch["pose"]
+        """Draws one T_D pose ``(B, P, 3)`` per example (see the class docstring)."""
+        truth = batch[self.pose_key]
         size = tf.shape(truth)[0]
         keys = tf.random.experimental.stateless_split(batch["seed"][0], 5)
-        predicted = self.predictor(crop, training=False)
+        predicted = self.predictor(batch[self.crop_key], training=False)
         sigma = tf.random.stateless_uniform([size, 1, 1], keys[0], 0.02, 0.15)
         base = tf.where(tf.random.stateless_uniform([size, 1, 1], keys[1]) < 0.5, truth, predicted)
         noisy = base + sigma * tf.random.stateless_normal(tf.shape(truth), keys[2])
-        applied = tf.cond(self.grown > 0, lambda: self.update(model, crop, noisy), lambda: noisy)
+        applied = tf.cond(self.grown > 0, lambda: self.update(model, batch, noisy), lambda: noisy)
         index = tf.random.stateless_uniform([size], keys[3], 0, self.buffer_size, dtype=tf.int64)
         observed = truth + tf.gather(self.errors, index)
         pools = tf.stack([truth, predicted, noisy, applied, observed], 1)
@@ -164,25 +172,23 @@ class UpdaterTask(_RecipeTask):
 
     def per_example_loss(self, model, batch):
         start = tf.stop_gradient(self.candidates(model, batch))
-        truth = tf.reshape(batch["pose"], [tf.shape(start)[0], -1])
-        moved = tf.reshape(self.update(model, batch["crop"], start, training=True), tf.shape(truth))
+        truth = tf.reshape(batch[self.pose_key], [tf.shape(start)[0], -1])
+        moved = tf.reshape(self.update(model, batch, start, training=True), tf.shape(truth))
         before = tf.norm(tf.reshape(start, tf.shape(truth)) - truth, axis=-1)
         return tf.nn.relu(tf.norm(moved - truth, axis=-1) - self.hinge_lambda * before)
 
     def image_summaries(self, model, batch):
-        predicted = self.predictor(batch["crop"], training=False)
-        image = self.synthesizer(predicted, training=False)
-        return {"input": (batch["crop"] + 1) / 2, "synthesized": (image + 1) / 2,
-                "difference": tf.abs(batch["crop"] - image) / 2}
+        crop = batch[self.crop_key]
+        image = self.image(batch, self.predictor(crop, training=False))
+        return {"input": (crop + 1) / 2, "synthesized": (image + 1) / 2, "difference": tf.abs(crop - image) / 2}
 
     def on_epoch_end(self, model, epoch):
         if epoch % self.grow_every:
             return
         errors, count = [], 0
         for batch in self.build_inputs(64):
-            pose = self.predictor(batch["crop"], training=False)
-            pose = self.update(model, batch["crop"], pose)
-            errors.append((pose - batch["pose"]).numpy())
+            pose = self.update(model, batch, self.predictor(batch[self.crop_key], training=False))
+            errors.append((pose - batch[self.pose_key]).numpy())
             count += len(errors[-1])
             if count >= self.buffer_size:
                 break

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+from zoo.objects import OBJECTS
+
 HELP = "make and inspect training data: synthetic generation, real-dataset conversion, contact sheets"
 
 
@@ -13,7 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     synth = sub.add_parser("synth", help="render synthetic hand frames into TFRecord shards")
     synth.add_argument("--out", required=True, help="output folder (resumed if it holds the same settings)")
     synth.add_argument("--frames", type=int, required=True, help="number of frames")
-    synth.add_argument("--objects", default="none", choices=["none", "cuboid", "mixed"], help="hand-held objects")
+    synth.add_argument("--objects", default="none", choices=["none", "cuboid", "mixed", *OBJECTS],
+                       help="hand-held objects: none, either cuboid, a mix with hand-only frames, or one object's name")
     synth.add_argument("--seed", type=int, default=0, help="seed; a different seed gives unseen subjects")
     synth.add_argument("--workers", type=int, default=1, help="processes rendering shards in parallel")
     synth.add_argument("--shard-size", type=int, default=250, help="frames per shard")

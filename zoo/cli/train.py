@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from recipes.config import OBJECT_STAGES
+
 HELP = "train a zoo entry from its recipe (YAML path or shipped name), stage by stage"
 
 
@@ -11,9 +13,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("recipe", help="recipe YAML or the name of a shipped recipe, e.g. synth-hand-lite")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a recipe value, e.g. --set stages.predictor.epochs=5 (repeatable)")
-    parser.add_argument("--stage", default="all",
-                        choices=["localizer", "predictor", "synthesizer", "updater", "all"],
-                        help="which network to train (default: all, in order, skipping finished stages)")
+    parser.add_argument("--stage", default="all", choices=[*OBJECT_STAGES, "all"],
+                        help="which network to train (default: all of the recipe's loop, in order, skipping finished "
+                             "stages; the object_* stages exist for hand-object recipes)")
     parser.add_argument("--entry-dir", metavar="DIR",
                         help="after training, write the zoo entry (card + weights) here (default <run>/entry)")
     parser.add_argument("--test-frames", type=int, help="evaluate the entry on this many test frames (default all)")
@@ -22,11 +24,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from recipes.config import load_recipe
-    from recipes.train.run import STAGES, assemble, prepare_frames, train_stage
+    from recipes.train.run import assemble, prepare_frames, stages, train_stage
+    from zoo.config import LoopConfig
 
     recipe = load_recipe(args.recipe, args.overrides)
     frames = prepare_frames(recipe, "train")
-    for stage in STAGES if args.stage == "all" else (args.stage,):
+    for stage in stages(LoopConfig.from_dict(recipe.model)) if args.stage == "all" else (args.stage,):
         path = train_stage(recipe, stage, frames, progress=not args.no_progress)
         print(f"{stage}: {path}")
     if args.stage == "all":

@@ -6,20 +6,9 @@ import keras
 import tensorflow as tf
 
 from zoo.layers.merge import FAR_MM
+from zoo.layers.stn import frame_pixels
 from zoo.objects import get_object
 from zoo.render import render_object
-
-
-def frame_pixels(batch, height: int, width: int, dtype=tf.float32):
-    """Pixel coordinates ``(u, v)`` of every pixel of ``(batch, height, width)`` frames (column and row index).
-
-    These are the coordinates the SynthHands generator casts its rays through, so an object rendered here equals
-    the generator's rendering of the same pose.
-    """
-    u = tf.range(width, dtype=dtype)[None, None, :]
-    v = tf.range(height, dtype=dtype)[None, :, None]
-    shape = [batch, height, width]
-    return tf.broadcast_to(u, shape), tf.broadcast_to(v, shape)
 
 
 @keras.saving.register_keras_serializable(package="handloop")

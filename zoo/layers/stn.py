@@ -99,22 +99,54 @@ def stn_crop(depth_mm, center_uvd, cube, intrinsics, size: int = CROP_SIZE, rota
     return bilinear_sample(depth_mm, u, v, 1.0, lambda d: normalize_depth(d, center_uvd[:, 2], cube))
 
 
+def frame_pixels(batch, height: int, width: int, dtype=tf.float32):
+    """Pixel coordinates ``(u, v)`` of every pixel of ``(batch, height, width)`` frames (column and row index).
+
+    These are the coordinates the SynthHands generator casts its rays through, so an object rendered here equals
+    the generator's rendering of the same pose.
+    """
+    u = tf.range(width, dtype=dtype)[None, None, :]
+    v = tf.range(height, dtype=dtype)[None, :, None]
+    shape = [batch, height, width]
+    return tf.broadcast_to(u, shape), tf.broadcast_to(v, shape)
+
+
+def crop_coordinates(u, v, center_uvd, cube, intrinsics, size: int = CROP_SIZE, rotation=None):
+    """Inverse of :func:`crop_grid`: the crop pixel coordinates ``(x, y)`` at which frame pixels ``(u, v)`` lie.
+
+    Args:
+        u, v: ``(B, ...)`` frame pixel coordinates; center_uvd, cube, intrinsics, size, rotation: the crop's, as in
+            :func:`crop_grid`.
+    Returns:
+        ``(x, y)``, each ``(B, ...)`` (column, row) float coordinates in the crop; outside ``[-0.5, size - 0.5]``
+        where the frame pixel lies outside the crop window.
+    """
+    hu, hv = _half_extent(center_uvd, cube, intrinsics)
+    rank = len(u.shape) - 1
+    expand = [slice(None)] + [None] * rank
+
+    def per_crop(value):
+        return value[tuple(expand)]
+
+    du = u - per_crop(center_uvd[:, 0] - 0.5)
+    dv = v - per_crop(center_uvd[:, 1] - 0.5)
+    if rotation is not None:
+        cos, sin = per_crop(tf.cos(rotation)), per_crop(tf.sin(rotation))
+        du, dv = cos * du + sin * dv, cos * dv - sin * du
+    x = (du / per_crop(hu) + 1) * (size / 2) - 0.5
+    y = (dv / per_crop(hv) + 1) * (size / 2) - 0.5
+    return x, y
+
+
 def istn_paste(crop, center_uvd, cube, intrinsics, height: int, width: int, fill: float):
     """Pastes ``(B, S, S)`` crops back into ``(B, height, width)`` frames (the inverse transformer).
 
-    Frame pixel ``(u, v)`` reads the crop at ``x = (u + 0.5 - cu + hu) S / (2 hu) - 0.5`` (likewise y), bilinearly;
-    pixels outside the crop window read ``fill``. Values keep the crop's units.
+    Frame pixel ``(u, v)`` reads the crop at :func:`crop_coordinates`, bilinearly; pixels outside the crop window
+    read ``fill``. Values keep the crop's units.
     """
-    size = tf.cast(tf.shape(crop)[1], crop.dtype)
-    hu, hv = _half_extent(center_uvd, cube, intrinsics)
-    us = tf.range(width, dtype=crop.dtype)
-    vs = tf.range(height, dtype=crop.dtype)
-    x = (us[None, :] + 0.5 - (center_uvd[:, 0] - hu)[:, None]) * (size / (2 * hu))[:, None] - 0.5
-    y = (vs[None, :] + 0.5 - (center_uvd[:, 1] - hv)[:, None]) * (size / (2 * hv))[:, None] - 0.5
-    batch = tf.shape(crop)[0]
-    xx = tf.broadcast_to(x[:, None, :], [batch, height, width])
-    yy = tf.broadcast_to(y[:, :, None], [batch, height, width])
-    return bilinear_sample(crop, xx, yy, fill)
+    u, v = frame_pixels(tf.shape(crop)[0], height, width, crop.dtype)
+    x, y = crop_coordinates(u, v, center_uvd, cube, intrinsics, crop.shape[1])
+    return bilinear_sample(crop, x, y, fill)
 
 
 def _as_cube(cube, batch_like):

@@ -1,0 +1,153 @@
+"""The training tasks of the hand-object loop's networks (METHOD.md sections 2 and 4; Alg. 1).
+
+They read hand-object frames of the loop's object only, cropped as the loop sees them
+(:func:`recipes.pipeline.augment_scene`): the scene crop for both localizers, the object crop for the object
+predictor, and the hand and object crops for the two updaters. Each updater compares its input crop with the
+*merged* image of its crop, as in the loop: the synthesized hand and the object ray-cast in its pose, composed by
+pixel-wise minimum. While one updater trains, the other entity is shown where its predictor puts it (iteration 1
+of the loop). The hand predictor and the synthesizer are the hand loop's tasks (:mod:`recipes.train.tasks`).
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from recipes.pipeline import crop_points, training_dataset, uncrop_points
+from recipes.train.tasks import UpdaterTask, _RecipeTask, squared_distance
+from zoo import networks
+from zoo.layers.merge import BACKGROUND
+from zoo.layers.procrustes import procrustes
+from zoo.layers.stn import bilinear_sample, crop_coordinates, crop_grid, normalize_depth
+from zoo.networks.objects import CORNERS
+from zoo.objects import get_object
+from zoo.preprocess import CROP_SIZE
+from zoo.render import render_object
+
+
+class _SceneInputs:
+    """Mixin: batches of :func:`recipes.pipeline.augment_scene` from the frames that hold the loop's object."""
+
+    def build_inputs(self, batch_size):
+        name = self.config.object
+        frames = self.frames.filter(lambda frame: tf.equal(frame["object"], name))
+        return training_dataset(frames, self.recipe.augment, batch_size, self.recipe.seed,
+                                self.recipe.data.reference_joint, shuffle_buffer=self.recipe.data.shuffle_buffer,
+                                scene_cube_mm=self.config.scene_cube_mm)
+
+
+class SceneLocalizerTask(_SceneInputs, _RecipeTask):
+    """Hand or object localizer: scene crop -> offset to the hand's reference joint or the object's centre (eq. 5).
+
+    ``network`` is ``"localizer"`` or ``"object_localizer"``; offsets are in units of half the scene cube.
+    """
+
+    def __init__(self, recipe, frames, config, network: str):
+        if network not in ("localizer", "object_localizer"):
+            raise ValueError(f"a scene localizer is 'localizer' or 'object_localizer', not {network!r}")
+        super().__init__(recipe, frames, config)
+        self.name = network
+
+    def build_model(self):
+        if self.name == "localizer":
+            return networks.build_localizer(self.config.localizer, self.config.crop)
+        return networks.build_object_localizer(self.config.object_localizer, self.config.crop)
+
+    def per_example_loss(self, model, batch):
+        target = batch["hand_offset" if self.name == "localizer" else "object_offset"]
+        return squared_distance(model(batch["scene_crop"], training=True), target)
+
+
+class ObjectPredictorTask(_SceneInputs, _RecipeTask):
+    """Object predictor: object crop -> its 8 box corners in cube units, squared L2 (eq. 6 for the object)."""
+
+    name = "object_predictor"
+
+    def build_model(self):
+        return networks.build_object_predictor(self.config.object_predictor, self.config.crop)
+
+    def per_example_loss(self, model, batch):
+        return squared_distance(model(batch["object_crop"], training=True), batch["corners"])
+
+
+def _hand_layer(image):
+    """Synthesized hand ``(B, S, S, 1)`` cube units with its background (>= BACKGROUND) set to far (+1)."""
+    return tf.where(image < BACKGROUND, image, tf.ones_like(image))
+
+
+def _flat_normalized(depth_mm, center_uvd, cube):
+    """``(B, S, S)`` depth mm (0 = missing) -> ``(B, S, S, 1)`` cube units around ``center_uvd``'s depth."""
+    shape = tf.shape(depth_mm)
+    flat = normalize_depth(tf.reshape(depth_mm, [shape[0], -1]), center_uvd[:, 2], cube)
+    return tf.reshape(flat, [shape[0], CROP_SIZE, CROP_SIZE, 1])
+
+
+class _SceneUpdater(_SceneInputs, UpdaterTask):
+    """An updater of the hand-object loop: its image is the merged scene in its own crop."""
+
+    def __init__(self, recipe, frames, config, predictor, synthesizer, other):
+        super().__init__(recipe, frames, config, predictor, synthesizer)
+        self.other = other
+        self.other.trainable = False
+        self.object_model = get_object(config.object)
+
+    def fit_corners(self, corners, batch):
+        """Rigid object pose best matching ``corners`` ``(B, 8, 3)`` (cube units in the object crop):
+        ``(rotation (B, 3, 3), translation (B, 3) mm, fitted corners (B, 8, 3) cube units)``, the loop's
+        :class:`zoo.layers.procrustes.FitObjectPose` on the augmented crop."""
+        model_corners = self.object_model.corners()
+        camera = uncrop_points(corners, batch["object_center_xyz"], batch["cube"], batch["angle"],
+                               batch["intrinsics"])
+        rotation, translation = procrustes(model_corners, camera)
+        fitted = tf.einsum("bij,pj->bpi", rotation, tf.constant(model_corners, tf.float32)) + translation[:, None]
+        return rotation, translation, crop_points(fitted, batch["object_center_xyz"], batch["cube"], batch["angle"],
+                                                  batch["intrinsics"])
+
+    def object_image(self, corners, batch, center):
+        """The object, rigidly fitted to ``corners``, ray-cast into the crop centred at ``batch[center]``."""
+        rotation, translation, _ = self.fit_corners(corners, batch)
+        u, v = crop_grid(batch[center], batch["cube"], batch["intrinsics"], CROP_SIZE, batch["angle"])
+        model = self.object_model
+        depth = render_object(model.kind, list(model.size_mm), rotation, translation, u, v, batch["intrinsics"])
+        return _flat_normalized(depth, batch[center], batch["cube"])
+
+    def hand_image_in_object_crop(self, hand_image, batch):
+        """The synthesized hand ``(B, S, S, 1)`` of the hand crop, moved into the object crop (cube units)."""
+        intr, cube, angle = batch["intrinsics"], batch["cube"], batch["angle"]
+        u, v = crop_grid(batch["object_center_uvd"], cube, intr, CROP_SIZE, angle)
+        x, y = crop_coordinates(u, v, batch["center_uvd"], cube, intr, CROP_SIZE, angle)
+        hand = bilinear_sample(hand_image[..., 0], x, y, 1.0)
+        depth = tf.where(hand < BACKGROUND, hand * (cube / 2)[:, None, None] + batch["center_uvd"][:, 2, None, None],
+                         tf.zeros_like(hand))
+        return _flat_normalized(depth, batch["object_center_uvd"], cube)
+
+
+class HandObjectUpdaterTask(_SceneUpdater):
+    """Hand updater on (hand crop, merged crop): the synthesized hand in the candidate pose and the object where
+    the object predictor puts it. ``other`` is the object predictor."""
+
+    name = "updater"
+
+    def image(self, batch, pose):
+        corners = self.other(batch["object_crop"], training=False)
+        return tf.minimum(_hand_layer(self.synthesizer(pose, training=False)),
+                          self.object_image(corners, batch, "center_uvd"))
+
+
+class ObjectUpdaterTask(_SceneUpdater):
+    """Object updater on (object crop, merged crop): the object in the candidate corners' rigid pose and the
+    synthesized hand where the hand predictor puts it. ``predictor`` is the object predictor, ``other`` the hand
+    predictor. Candidate corners are fitted rigidly first, as the loop's corners always are."""
+
+    name = "object_updater"
+    crop_key, pose_key = "object_crop", "corners"
+
+    def build_model(self):
+        return networks.build_updater(self.config.object_updater, CORNERS, self.config.crop, name="object_updater")
+
+    def candidates(self, model, batch):
+        return self.fit_corners(super().candidates(model, batch), batch)[2]
+
+    def image(self, batch, corners):
+        hand = _hand_layer(self.synthesizer(self.other(batch["crop"], training=False), training=False))
+        return tf.minimum(self.hand_image_in_object_crop(hand, batch),
+                          self.object_image(corners, batch, "object_center_uvd"))
