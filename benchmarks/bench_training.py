@@ -1,11 +1,14 @@
 """Throughput of the input pipeline alone and of each network's training step, images/s, on this machine.
 
     python benchmarks/bench_training.py --recipe synth-hand-lite --steps 30
+    python benchmarks/bench_training.py --recipe synth-hand-object-lite
 
 Each row: median images/s over ``--repeats`` timed runs of ``--steps`` batches after one warm-up run, at the
 recipe's batch size, with TensorFlow's default thread pools on this machine's cores. The pipeline row reads,
-decodes, augments and crops frames from the recipe's training shards without training anything; the pipeline
-must outrun every training row so that training never waits for data. Writes CSV and markdown under results/.
+decodes, augments and crops frames from the recipe's training shards without training anything (a hand-object
+recipe has two: the hand crop of the predictor, and the three crops of the scene tasks); the pipeline must
+outrun every training row that reads it so that training never waits for data. Networks have random weights.
+Writes ``training_throughput_<recipe>.csv`` and ``.md`` under results/.
 """
 
 from __future__ import annotations
@@ -28,9 +31,37 @@ def _rate(run, steps: int, batch: int, repeats: int) -> float:
     return statistics.median(rates)
 
 
+def _tasks(recipe, frames, config) -> dict:
+    """The recipe's training tasks by row name, with random-weight networks where a task needs trained ones."""
+    from recipes.train import object_tasks, tasks
+    from zoo.loops import build_network
+
+    def net(name):
+        return build_network(config, name)
+
+    rows = {"predictor": tasks.PredictorTask(recipe, frames, config),
+            "synthesizer (128 px)": tasks.SynthesizerTask(recipe, frames, config, 4)}
+    if not config.object:
+        return {"localizer": tasks.LocalizerTask(recipe, frames, config), **rows,
+                "updater (with T_D draws)": tasks.UpdaterTask(recipe, frames, config, net("predictor"),
+                                                              net("synthesizer"))}
+    return {
+        "localizer (scene crop)": object_tasks.SceneLocalizerTask(recipe, frames, config, "localizer"),
+        "object localizer (scene crop)": object_tasks.SceneLocalizerTask(recipe, frames, config, "object_localizer"),
+        **rows,
+        "object predictor": object_tasks.ObjectPredictorTask(recipe, frames, config),
+        "updater (merged image, T_D draws)": object_tasks.HandObjectUpdaterTask(
+            recipe, frames, config, net("predictor"), net("synthesizer"), net("object_predictor")),
+        "object updater (merged image, T_D draws)": object_tasks.ObjectUpdaterTask(
+            recipe, frames, config, net("object_predictor"), net("synthesizer"), net("predictor")),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipe", default="synth-hand-lite")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="recipe override, e.g. --set data.generate.train.frames=2000 --set data.train=DIR")
     parser.add_argument("--steps", type=int, default=30, help="batches per timed run")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", default="results")
@@ -42,33 +73,27 @@ def main() -> None:
     import tensorflow as tf
 
     from recipes.config import load_recipe
-    from recipes.train import tasks
     from recipes.train.run import prepare_frames
     from zoo import networks
     from zoo.config import LoopConfig
 
-    recipe = load_recipe(args.recipe)
+    recipe = load_recipe(args.recipe, args.overrides)
     config = LoopConfig.from_dict(recipe.model)
     frames = prepare_frames(recipe, "train")
     batch = recipe.stage("predictor").batch_size
+    candidates = _tasks(recipe, frames, config)
+    readers = {"input pipeline (read, decode, augment, crop)": candidates["predictor"]}
+    if config.object:
+        readers["scene input pipeline (3 crops per frame)"] = candidates["object predictor"]
     rows = []
+    for name, task in readers.items():
+        pipeline = iter(task.build_inputs(batch))
 
-    pipeline = iter(tasks.PredictorTask(recipe, frames, config).build_inputs(batch))
+        def read(steps, pipeline=pipeline):
+            for _ in range(steps):
+                next(pipeline)
 
-    def read(steps):
-        for _ in range(steps):
-            next(pipeline)
-
-    rows.append({"loop": "input pipeline (read, decode, augment, crop)", "images_per_s": _rate(read, args.steps, batch,
-                                                                                             args.repeats)})
-    predictor = networks.build_predictor(config.predictor, config.num_joints)
-    synthesizer = networks.build_synthesizer(config.synthesizer, config.num_joints)
-    candidates = {
-        "localizer": tasks.LocalizerTask(recipe, frames, config),
-        "predictor": tasks.PredictorTask(recipe, frames, config),
-        "synthesizer (128 px)": tasks.SynthesizerTask(recipe, frames, config, 4),
-        "updater (with T_D draws)": tasks.UpdaterTask(recipe, frames, config, predictor, synthesizer),
-    }
+        rows.append({"loop": name, "images_per_s": _rate(read, args.steps, batch, args.repeats)})
     for name, task in candidates.items():
         model = networks.build_predictor(config.predictor, config.num_joints) if name == "predictor" \
             else task.build_model()  # (the predictor task would fit its PCA first: not part of a training step)
@@ -90,11 +115,13 @@ def main() -> None:
         rows.append({"loop": f"train {name}", "images_per_s": _rate(train, args.steps, batch, args.repeats)})
     table = pd.DataFrame(rows)
     header = (f"{recipe.name}: batch {batch}, median of {args.repeats} runs of {args.steps} batches after a warm-up; "
-              f"{platform.machine()}, {os.cpu_count()} cores, TF {tf.__version__} default threads\n\n")
+              f"{platform.machine()}, {os.cpu_count()} cores, TF {tf.__version__} default threads; "
+              f"load average {os.getloadavg()[0]:.1f} at the end\n\n")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out / "training_throughput.csv", index=False)
-    (out / "training_throughput.md").write_text(header + table.to_markdown(index=False, floatfmt=".0f") + "\n")
+    table.to_csv(out / f"training_throughput_{recipe.name}.csv", index=False)
+    (out / f"training_throughput_{recipe.name}.md").write_text(
+        header + table.to_markdown(index=False, floatfmt=".0f") + "\n")
     print(header + table.to_string(index=False, float_format=lambda x: f"{x:.0f}"))
 
 

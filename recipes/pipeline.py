@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from recipes.config import AugmentConfig
 from zoo.camera import tf_uvd_to_xyz, tf_xyz_to_uvd
+from zoo.layers.geometry import center_of_mass
 from zoo.layers.stn import stn_crop
 from zoo.preprocess import CROP_SIZE
 
@@ -106,7 +107,7 @@ def augment_scene(batch: dict, config: AugmentConfig, seed, reference_joint: int
                   enabled: bool = True) -> dict:
     """Crops a batch of hand-object frames as the hand-object loop sees them, all turned by one augmentation angle.
 
-    Three crops: the scene (cube ``scene_cube_mm``, around the centre-of-mass detection shifted by
+    Three crops: the scene (cube ``scene_cube_mm``, around the loop's centre-of-mass detection shifted by
     ``N(0, localizer_jitter_mm)``), the hand (around its reference joint) and the object (around its box centre),
     the last two shifted by ``N(0, translation_mm)`` and sized by the frame's cube; all cubes share one scale.
 
@@ -127,7 +128,8 @@ def augment_scene(batch: dict, config: AugmentConfig, seed, reference_joint: int
     scene_cube = cube * (scene_cube_mm / batch["cube"])
     hand_xyz = joints_xyz[:, reference_joint] + draw["shift"]
     object_xyz = tf.reduce_mean(corners_xyz, 1) + draw["object_shift"]
-    scene_xyz = tf_uvd_to_xyz(batch["com_uvd"], intr) + draw["jitter"]
+    # the loop's own detection: centre of mass with the scene cube (the record's com_uvd used the hand's cube)
+    scene_xyz = tf_uvd_to_xyz(center_of_mass(batch["depth"], intr, scene_cube_mm), intr) + draw["jitter"]
     targets = tf.stack([joints_xyz[:, reference_joint], tf.reduce_mean(corners_xyz, 1)], 1)
     scene_crop, offsets, _ = crop_around(batch["depth"], intr, scene_xyz, scene_cube, angle, targets)
     crop, pose, center_uvd = crop_around(batch["depth"], intr, hand_xyz, cube, angle, joints_xyz)
