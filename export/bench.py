@@ -257,7 +257,7 @@ def report(name: str, formats=BENCH_FORMATS, frames: int = 50, repeats: int = 30
     table, networks = bench(name, formats, frames, warmup, repeats, threads, paper)
     setup = (f"{name}: batch 1, median of {repeats} calls after {warmup} warm-up calls; {machine()}; "
              f"before: {before}, after: {load_note()}; "
-             f"threads {threads or 'library default'}; error on {frames} fresh synthetic frames; "
+             f"threads {threads or 'TFLite 1, ONNX Runtime one per core'}; error on {frames} fresh synthetic frames; "
              f"vs_keras = joint distance to the compiled Keras loop on the same frames")
     text = summary(table, networks, find_entry(name).config.iterations)
     out = Path(out)

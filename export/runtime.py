@@ -37,12 +37,19 @@ class SavedModelRunner(ExportedModel):
         return {k: np.asarray(v) for k, v in out.items()}
 
 
+TFLITE_THREADS = 1
+"""LiteRT threads when the caller names none. Measured on 2 cores (synth-hand-lite loop, batch 1): 1 thread 17.0 ms,
+LiteRT's default 17.3 ms, 2 threads 20.5 ms; with other work running 18.6 / 35.4 / 20.9 ms. The loop's LiteRT time
+is mostly the full-frame geometry on single-threaded builtin kernels, and XNNPACK's threads gain nothing on
+batch-1 convolutions this small."""
+
+
 class TFLiteRunner(ExportedModel):
     def __init__(self, path: Path, metadata: dict, model: bytes, threads: int | None = None):
         from ai_edge_litert.interpreter import Interpreter
 
         super().__init__(path, metadata)
-        self.interpreter = Interpreter(model_content=model, num_threads=threads)
+        self.interpreter = Interpreter(model_content=model, num_threads=threads or TFLITE_THREADS)
         self.runner = self.interpreter.get_signature_runner()
 
     def run_graph(self, depth, intrinsics):
@@ -123,6 +130,9 @@ def onnx_options(threads: int | None = None):
 
 def load(path: str | Path, threads: int | None = None) -> ExportedModel:
     """Opens an exported artefact (SavedModel folder, ``.tflite``, ``.onnx`` or ``.engine``) by what it is.
+
+    ``threads``: CPU threads for LiteRT and ONNX Runtime; None: :data:`TFLITE_THREADS` for LiteRT, one per physical
+    core for ONNX Runtime.
 
     Raises:
         FileNotFoundError: the path does not exist.

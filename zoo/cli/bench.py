@@ -15,7 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--formats", nargs="+", default=list(BENCH_FORMATS), choices=BENCH_FORMATS)
     parser.add_argument("--frames", type=int, default=50, help="fresh synthetic frames for the error column")
     parser.add_argument("--repeats", type=int, default=30, help="timed calls per format (median reported)")
-    parser.add_argument("--threads", type=int, help="threads for TFLite / ONNX Runtime (default: theirs)")
+    parser.add_argument("--threads", type=int,
+                        help="threads for TFLite / ONNX Runtime (default: 1 for TFLite, one per core for ONNX Runtime)")
     parser.add_argument("--no-paper", dest="paper", action="store_false",
                         help="skip the paper-size networks in the per-network table")
     parser.add_argument("--out", default="results", help="folder for bench.csv / bench.md")
