@@ -27,14 +27,14 @@ def main() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
     import zoo
-    from recipes.evaluate import iteration_errors, iteration_table, read_frames
+    from recipes.evaluate import iteration_errors, iteration_table, object_errors, read_frames
 
     model = zoo.load(args.name, args.iterations)
     frames = read_frames(args.test, args.frames)
     start = time.perf_counter()
-    errors, _ = iteration_errors(model, frames)
+    errors, prediction = iteration_errors(model, frames)
     seconds = time.perf_counter() - start
-    table = iteration_table(errors)
+    table = iteration_table(errors, object_errors(prediction, frames) if model.config.object else None)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stem = f"accuracy_{Path(str(args.name)).stem}"

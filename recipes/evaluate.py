@@ -29,13 +29,43 @@ def iteration_errors(model, frames: list) -> tuple[np.ndarray, list]:
     return errors, prediction
 
 
-def iteration_table(errors: np.ndarray):
-    """A pandas table, one row per stage of the loop: mean error and max-frame fractions at 20 and 40 mm."""
+def object_errors(prediction, frames: list) -> dict[str, np.ndarray]:
+    """Object accuracy of a hand-object loop's ``prediction`` on ``frames``, after the predictors and each iteration.
+
+    Returns ``{"object_mm": (F, N + 1) mean distance of the 8 box corners, "hand_object_mm": (F, N + 1) the
+    combined error of eq. 23 (visible fingertips and the 3 keypoint corners when all are visible)}``, in mm.
+    """
+    from recipes.synth.hand import TIPS
+    from zoo.metrics import hand_object_error
+    from zoo.objects import get_object
+
+    keypoints = list(get_object(frames[0].object_name).keypoints)
+    corners = np.stack([f.corners_xyz for f in frames])
+    tips_visible = np.stack([f.tip_visibility for f in frames]) > 0
+    corners_visible = np.stack([f.corner_visibility for f in frames]) > 0
+    truth_tips = np.stack([f.joints_xyz for f in frames])[:, list(TIPS)]
+    steps = range(prediction.iterations_xyz.shape[1])
+    return {
+        "object_mm": np.stack([joint_errors(prediction.iterations_corners_xyz[:, k], corners).mean(-1)
+                               for k in steps], 1),
+        "hand_object_mm": np.stack([hand_object_error(
+            prediction.iterations_xyz[:, k][:, list(TIPS)], truth_tips, tips_visible,
+            prediction.iterations_corners_xyz[:, k][:, keypoints], corners[:, keypoints], corners_visible)
+            for k in steps], 1),
+    }
+
+
+def iteration_table(errors: np.ndarray, objects: dict[str, np.ndarray] | None = None):
+    """A pandas table, one row per stage of the loop: mean error and max-frame fractions at 20 and 40 mm; with
+    ``objects`` (from :func:`object_errors`) also the mean object corner error and eq. 23's error, mm."""
     import pandas as pd
 
     rows = []
     for k in range(errors.shape[1]):
         e = errors[:, k]
-        rows.append({"stage": "predictor" if k == 0 else f"iteration {k}", "mean_mm": mean_error(e),
-                     "frac_max_20": fraction_within(e, 20), "frac_max_40": fraction_within(e, 40)})
+        row = {"stage": "predictor" if k == 0 else f"iteration {k}", "mean_mm": mean_error(e),
+               "frac_max_20": fraction_within(e, 20), "frac_max_40": fraction_within(e, 40)}
+        for key, values in (objects or {}).items():
+            row[key] = float(values[:, k].mean())
+        rows.append(row)
     return pd.DataFrame(rows)

@@ -13,8 +13,7 @@ from zoo.config import LocalizerConfig, UpdaterConfig
 from zoo.layers.geometry import center_of_mass
 from zoo.layers.merge import BACKGROUND, min_merge
 from zoo.layers.procrustes import procrustes
-from zoo.layers.stn import frame_pixels
-from zoo.layers.stn import istn_paste, stn_crop
+from zoo.layers.stn import frame_pixels, istn_paste, stn_crop
 from zoo.loops import OBJECT_OUTPUTS, build_loop
 from zoo.objects import get_object
 from zoo.render import render_object
@@ -164,6 +163,11 @@ def test_registry_entry_predicts_object_pose(loop, tmp_path, capsys):
     down = model.predict(depth, Intrinsics("d", *INTRINSICS, 160, 120, y_up=False))
     assert down.object_rotation.shape == (3, 3) and down.corners_xyz.shape == (8, 3)
     np.testing.assert_allclose(np.linalg.det(down.object_rotation), 1, atol=1e-4)
+    assert down.iterations_corners_xyz.shape == (OBJECT.iterations + 1, 8, 3)
+    np.testing.assert_allclose(down.iterations_corners_xyz[-1], down.corners_xyz)
+    # the final corners are the rigid object model in the returned pose
+    corners = get_object(OBJECT.object).corners() @ down.object_rotation.T + down.object_translation
+    np.testing.assert_allclose(down.corners_xyz, corners, atol=0.05)
     up = model.predict(depth, Intrinsics("u", *INTRINSICS, 160, 120, y_up=True))
     np.testing.assert_allclose(np.linalg.det(up.object_rotation), 1, atol=1e-4)
     np.testing.assert_allclose(up.object_translation * [1, -1, 1], down.object_translation, atol=1e-3)

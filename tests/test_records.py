@@ -71,3 +71,22 @@ def test_objects_table_and_errors(tmp_path):
     (tmp_path / "manifest.json").write_text('{"shards": 2}')
     with pytest.raises(ValueError, match="2 of 2 shards missing"):
         list_shards(tmp_path)
+
+
+def test_windowed_frames_crop_like_whole_frames(tmp_path):
+    """The training pipeline's windowed frames (shifted principal point) give the whole frames' crops and poses."""
+    from recipes.config import AugmentConfig
+    from recipes.pipeline import training_dataset
+    from recipes.records import frames_dataset
+    from recipes.synth.generate import SynthSettings, generate
+
+    generate(SynthSettings(frames=6, seed=3, objects="cuboid", shard_size=6), tmp_path, progress=False)
+    whole, windowed = frames_dataset(tmp_path), frames_dataset(tmp_path, windowed=True)
+    one = next(iter(windowed))
+    assert one["depth"].shape[0] < 480 and one["depth"].shape[1] < 640  # only the stored window
+    for scene in (None, 450.0):
+        a, b = (next(iter(training_dataset(frames, AugmentConfig(), 6, 0, 5, scene_cube_mm=scene)))
+                for frames in (whole, windowed))
+        for key in ("crop", "pose", "scene_crop", "object_crop", "corners", "hand_offset"):
+            if key in a:
+                np.testing.assert_allclose(a[key].numpy(), b[key].numpy(), atol=2e-4, err_msg=key)

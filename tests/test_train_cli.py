@@ -5,6 +5,7 @@ import json
 import pytest
 import yaml
 
+from recipes.config import OBJECT_STAGES
 from zoo.cli import main
 
 TINY_MODEL = {
@@ -50,6 +51,35 @@ def test_demo_json_and_figure(trained, tmp_path, capsys):
     assert [row["iteration"] for row in result["iterations"]] == [0, 1, 2]
     assert all(row["mean_mm"] > 0 for row in result["iterations"])
     assert (tmp_path / "iterations.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.fixture(scope="module")
+def trained_object(tmp_path_factory):
+    root = tmp_path_factory.mktemp("object-recipe")
+    stage = {"epochs": 1, "steps_per_epoch": 2, "batch_size": 4}
+    tiny = {"filters": [4, 4, 4], "dense": [16]}
+    recipe = {
+        "name": "tiny-object", "workdir": str(root / "runs"),
+        "model": {**TINY_MODEL, "object": "cuboid-large", "object_localizer": tiny, "object_predictor": tiny,
+                  "object_updater": TINY_MODEL["updater"]},
+        "data": {"train": str(root / "train"), "test": str(root / "test"), "shuffle_buffer": 8,
+                 "generate": {"train": {"frames": 8, "seed": 1, "objects": "cuboid-large"},
+                              "test": {"frames": 4, "seed": 1001, "objects": "cuboid-large"}}},
+        "stages": {name: stage for name in OBJECT_STAGES},
+    }
+    path = root / "tiny-object.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    assert main(["train", str(path), "--no-progress", "--entry-dir", str(root / "entry")]) == 0
+    return root
+
+
+def test_train_hand_object_recipe_writes_every_stage_and_object_metrics(trained_object, capsys):
+    for stage in OBJECT_STAGES:
+        assert (trained_object / "runs" / "tiny-object" / stage / f"{stage}.weights.h5").is_file()
+    card = json.loads((trained_object / "entry" / "tiny-object.json").read_text())
+    metrics = card["metrics"]
+    assert card["config"]["object"] == "cuboid-large" and metrics["test_frames"] == 4
+    assert metrics["object_mean_mm"] > 0 and metrics["hand_object_mm"] > 0
 
 
 def test_bad_recipe_and_override(tmp_path, capsys):

@@ -30,6 +30,8 @@ class Prediction:
         object_translation: ``(B, 3)`` the object's centre in camera mm (camera's y convention), or None.
         corners_xyz: ``(B, 8, 3)`` the object's fitted box corners in camera mm (model corner order), or None.
         corners_uvd: the same in pixels and mm, or None.
+        iterations_corners_xyz: ``(B, N + 1, 8, 3)`` the fitted corners in camera mm after the object predictor (0)
+            and each iteration, or None.
     """
 
     joints_xyz: np.ndarray
@@ -44,6 +46,7 @@ class Prediction:
     object_translation: np.ndarray | None = None
     corners_xyz: np.ndarray | None = None
     corners_uvd: np.ndarray | None = None
+    iterations_corners_xyz: np.ndarray | None = None
 
     def to_json(self) -> dict:
         """A JSON-ready dict: joints in mm and pixels, per-iteration joints in mm, joint set; for hand-object
@@ -134,10 +137,12 @@ class HandPoseModel:
             joint_set=self.config.joint_set)
         if self.config.object:
             flip = np.diag([1.0, -1.0, 1.0]) if camera.y_up else np.eye(3)
+            corners_xyz, corners_uvd = to_camera(out["object_poses"], out["object_center_uvd"], self.config.cube_mm,
+                                                 camera)
             result = dataclasses.replace(
                 result, object_rotation=flip @ out["object_rotation"] @ flip,
-                object_translation=out["object_translation"] @ flip, corners_uvd=out["corners_uvd"],
-                corners_xyz=camera.uvd_to_xyz(out["corners_uvd"]))
+                object_translation=out["object_translation"] @ flip, corners_uvd=corners_uvd[:, -1],
+                corners_xyz=corners_xyz[:, -1], iterations_corners_xyz=corners_xyz)
         if single:
             result = Prediction(**{k: v[0] if isinstance(v, np.ndarray) else v
                                    for k, v in dataclasses.asdict(result).items()})

@@ -143,7 +143,7 @@ def assemble(recipe: Recipe, directory: Path | None = None, test_frames: int | N
     Returns:
         ``(entry, table)``: the written :class:`zoo.registry.Entry` and the per-iteration accuracy table.
     """
-    from recipes.evaluate import iteration_errors, iteration_table, read_frames
+    from recipes.evaluate import iteration_errors, iteration_table, object_errors, read_frames
     from zoo.api import HandPoseModel
     from zoo.loops import build_loop
     from zoo.registry import save_entry
@@ -153,12 +153,16 @@ def assemble(recipe: Recipe, directory: Path | None = None, test_frames: int | N
     if recipe.data.generate is not None:
         prepare_frames(recipe, "test")
     frames = read_frames(recipe.data.test, test_frames)
-    errors, _ = iteration_errors(HandPoseModel(loop, config, recipe.name), frames)
-    table = iteration_table(errors)
+    errors, prediction = iteration_errors(HandPoseModel(loop, config, recipe.name), frames)
+    table = iteration_table(errors, object_errors(prediction, frames) if config.object else None)
     metrics = {"test_frames": len(frames), "mean_mm": round(float(table.mean_mm.iloc[-1]), 2),
                "predictor_mean_mm": round(float(table.mean_mm.iloc[0]), 2),
                "frac_max_20": round(float(table.frac_max_20.iloc[-1]), 3),
                "frac_max_40": round(float(table.frac_max_40.iloc[-1]), 3)}
+    if config.object:
+        metrics.update(object_mean_mm=round(float(table.object_mm.iloc[-1]), 2),
+                       object_predictor_mean_mm=round(float(table.object_mm.iloc[0]), 2),
+                       hand_object_mm=round(float(table.hand_object_mm.iloc[-1]), 2))
     entry = save_entry(loop, config, recipe.name, metrics, directory or recipe.run_dir / "entry",
                        description=f"trained by recipes/{recipe.name}.yaml on {recipe.data.train}")
     return entry, table
