@@ -33,25 +33,29 @@ def object_errors(prediction, frames: list) -> dict[str, np.ndarray]:
     """Object accuracy of a hand-object loop's ``prediction`` on ``frames``, after the predictors and each iteration.
 
     Returns ``{"object_mm": (F, N + 1) mean distance of the 8 box corners, "hand_object_mm": (F, N + 1) the
-    combined error of eq. 23 (visible fingertips and the 3 keypoint corners when all are visible)}``, in mm.
+    combined error of eq. 23 (visible fingertips and the 3 keypoint corners when all are visible)}``, in mm. The
+    true corners are relabelled by the box symmetry nearest to each estimate
+    (:meth:`zoo.objects.ObjectModel.align`), since depth cannot tell those poses apart.
     """
     from recipes.synth.hand import TIPS
     from zoo.metrics import hand_object_error
     from zoo.objects import get_object
 
-    keypoints = list(get_object(frames[0].object_name).keypoints)
-    corners = np.stack([f.corners_xyz for f in frames])
+    model = get_object(frames[0].object_name)
+    keypoints = list(model.keypoints)
+    truth = np.stack([f.corners_xyz for f in frames])
     tips_visible = np.stack([f.tip_visibility for f in frames]) > 0
     corners_visible = np.stack([f.corner_visibility for f in frames]) > 0
     truth_tips = np.stack([f.joints_xyz for f in frames])[:, list(TIPS)]
-    steps = range(prediction.iterations_xyz.shape[1])
+    estimates = prediction.iterations_corners_xyz
+    aligned = [model.align(truth, estimates[:, k]) for k in range(estimates.shape[1])]
     return {
-        "object_mm": np.stack([joint_errors(prediction.iterations_corners_xyz[:, k], corners).mean(-1)
-                               for k in steps], 1),
+        "object_mm": np.stack([joint_errors(estimates[:, k], corners).mean(-1) for k, corners in enumerate(aligned)],
+                              1),
         "hand_object_mm": np.stack([hand_object_error(
             prediction.iterations_xyz[:, k][:, list(TIPS)], truth_tips, tips_visible,
-            prediction.iterations_corners_xyz[:, k][:, keypoints], corners[:, keypoints], corners_visible)
-            for k in steps], 1),
+            estimates[:, k][:, keypoints], corners[:, keypoints], corners_visible)
+            for k, corners in enumerate(aligned)], 1),
     }
 
 

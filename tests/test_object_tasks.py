@@ -118,3 +118,20 @@ def test_borrowing_from_an_entry_with_another_network_is_refused(tmp_path):
     recipe = recipe_from_dict({**tree, "workdir": str(tmp_path)})
     with pytest.raises(ValueError, match="synthesizer.*synth-hand-lite"):
         train_stage(recipe, "synthesizer", frames=None)
+
+
+def test_box_symmetries_and_alignment():
+    from zoo.objects import ObjectModel, get_object
+
+    box = get_object("cuboid-large")  # 60 x 60 x 90: a square section
+    perms = box.symmetries()
+    assert perms.shape == (8, 8) and (perms[0] == np.arange(8)).all()
+    assert len(ObjectModel("b", "box", (10.0, 20.0, 30.0)).symmetries()) == 4
+    corners = box.corners()
+    quarter = np.array([[0.0, -1, 0], [1, 0, 0], [0, 0, 1]])  # a quarter turn about z maps the box onto itself
+    assert any(np.allclose(corners @ quarter.T, corners[p]) for p in perms)
+    truth = corners[None] + [0, 0, 500]
+    turned = (corners @ quarter.T)[None] + [0, 0, 500]  # the same box seen, labelled another way
+    np.testing.assert_allclose(box.align(truth, turned), turned)
+    targets = object_tasks.nearest_symmetric(np.float32(truth), np.float32(turned), "cuboid-large")
+    np.testing.assert_allclose(targets.numpy(), turned, atol=1e-4)

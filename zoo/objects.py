@@ -10,6 +10,7 @@ and z; with corner 0 they fix the object's pose.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 
 import numpy as np
 
@@ -42,6 +43,34 @@ class ObjectModel:
         """``(8, 3)`` float64 bounding-box corners in the object frame, mm, in the module's documented order."""
         bits = (np.arange(8)[:, None] >> np.arange(3)[None]) & 1
         return (2.0 * bits - 1.0) * np.asarray(self.size_mm, np.float64) / 2
+
+    def symmetries(self) -> np.ndarray:
+        """``(S, 8)`` corner permutations under the rotations that map the object's bounding box onto itself.
+
+        Row ``s`` lists, for each corner, the corner it lands on: ``corners() @ R.T == corners()[perm]`` for a proper
+        rotation ``R`` that permutes the box's axes (with signs) keeping its extents; row 0 is the identity. A box
+        with three different sides has 4 (the half turns), one with a square section 8, a cube 24. Depth cannot
+        tell these poses apart, so corner losses and errors take the best of them. (A cylinder's or sphere's
+        continuous symmetry is only reduced to its bounding box's.)
+        """
+        corners, size = self.corners(), np.asarray(self.size_mm, np.float64)
+        rows = []
+        for axes in itertools.permutations(range(3)):
+            for signs in itertools.product((1.0, -1.0), repeat=3):
+                rotation = np.zeros((3, 3))
+                rotation[range(3), axes] = signs
+                if np.linalg.det(rotation) < 0 or not np.allclose(size[list(axes)], size):
+                    continue
+                moved = corners @ rotation.T
+                rows.append(np.argmin(np.abs(moved[:, None] - corners[None]).sum(-1), axis=1))
+        return np.asarray(rows, np.int64)
+
+    def align(self, truth: np.ndarray, estimate: np.ndarray) -> np.ndarray:
+        """The symmetric relabelling of ``truth`` corners ``(F, 8, 3)`` nearest to ``estimate`` ``(F, 8, 3)`` (mean
+        corner distance), per frame: what corner errors are measured against (like ADD-S)."""
+        candidates = truth[:, self.symmetries()]  # (F, S, 8, 3)
+        distance = np.linalg.norm(candidates - estimate[:, None], axis=-1).mean(-1)
+        return candidates[np.arange(len(truth)), distance.argmin(1)]
 
     def contains(self, points: np.ndarray, margin_mm: float = 0.0) -> np.ndarray:
         """Whether object-frame ``points`` ``(..., 3)`` mm lie inside the object grown by ``margin_mm``: ``(...)``."""

@@ -57,8 +57,22 @@ class SceneLocalizerTask(_SceneInputs, _RecipeTask):
         return squared_distance(model(batch["scene_crop"], training=True), target)
 
 
+def symmetric_targets(corners, object_name: str):
+    """Every symmetric relabelling of true corners ``(B, 8, 3)``: ``(B, S, 8, 3)``
+    (:meth:`zoo.objects.ObjectModel.symmetries`; depth alone cannot tell them apart)."""
+    return tf.gather(corners, get_object(object_name).symmetries(), axis=1)
+
+
+def nearest_symmetric(corners, estimate, object_name: str):
+    """The relabelling of true ``corners`` ``(B, 8, 3)`` nearest to ``estimate`` ``(B, 8, 3)``, squared L2."""
+    targets = symmetric_targets(corners, object_name)
+    distance = tf.reduce_sum(tf.square(targets - estimate[:, None]), axis=[2, 3])
+    return tf.gather(targets, tf.argmin(distance, axis=1), batch_dims=1)
+
+
 class ObjectPredictorTask(_SceneInputs, _RecipeTask):
-    """Object predictor: object crop -> its 8 box corners in cube units, squared L2 (eq. 6 for the object)."""
+    """Object predictor: object crop -> its 8 box corners in cube units, squared L2 (eq. 6 for the object) to the
+    nearest symmetric relabelling of the true corners (without it, a square-section box regresses to the mean)."""
 
     name = "object_predictor"
 
@@ -66,7 +80,8 @@ class ObjectPredictorTask(_SceneInputs, _RecipeTask):
         return networks.build_object_predictor(self.config.object_predictor, self.config.crop)
 
     def per_example_loss(self, model, batch):
-        return squared_distance(model(batch["object_crop"], training=True), batch["corners"])
+        estimate = model(batch["object_crop"], training=True)
+        return squared_distance(estimate, nearest_symmetric(batch["corners"], estimate, self.config.object))
 
 
 def _hand_layer(image):
@@ -146,6 +161,9 @@ class ObjectUpdaterTask(_SceneUpdater):
 
     def candidates(self, model, batch):
         return self.fit_corners(super().candidates(model, batch), batch)[2]
+
+    def target(self, batch, start):
+        return nearest_symmetric(batch["corners"], start, self.config.object)
 
     def image(self, batch, corners):
         hand = _hand_layer(self.synthesizer(self.other(batch["crop"], training=False), training=False))

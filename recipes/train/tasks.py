@@ -149,6 +149,10 @@ class UpdaterTask(_RecipeTask):
         """The image of ``pose`` ``(B, P, 3)`` that the updater compares with the input crop: the synthesizer's."""
         return self.synthesizer(pose, training=False)
 
+    def target(self, batch, start):
+        """The true pose ``(B, P, 3)`` an update from ``start`` should reach (the batch's, here)."""
+        return batch[self.pose_key]
+
     def update(self, model, batch, pose, training=False):
         """One loop iteration: ``pose + updater([crop, image(pose)])``, ``(B, P, 3)`` cube units."""
         return pose + model(tf.concat([batch[self.crop_key], self.image(batch, pose)], -1), training=training)
@@ -172,7 +176,7 @@ class UpdaterTask(_RecipeTask):
 
     def per_example_loss(self, model, batch):
         start = tf.stop_gradient(self.candidates(model, batch))
-        truth = tf.reshape(batch[self.pose_key], [tf.shape(start)[0], -1])
+        truth = tf.reshape(self.target(batch, start), [tf.shape(start)[0], -1])
         moved = tf.reshape(self.update(model, batch, start, training=True), tf.shape(truth))
         before = tf.norm(tf.reshape(start, tf.shape(truth)) - truth, axis=-1)
         return tf.nn.relu(tf.norm(moved - truth, axis=-1) - self.hinge_lambda * before)
@@ -188,7 +192,7 @@ class UpdaterTask(_RecipeTask):
         errors, count = [], 0
         for batch in self.build_inputs(64):
             pose = self.update(model, batch, self.predictor(batch[self.crop_key], training=False))
-            errors.append((pose - batch[self.pose_key]).numpy())
+            errors.append((pose - self.target(batch, pose)).numpy())
             count += len(errors[-1])
             if count >= self.buffer_size:
                 break
