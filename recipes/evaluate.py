@@ -33,7 +33,8 @@ def object_errors(prediction, frames: list) -> dict[str, np.ndarray]:
     """Object accuracy of a hand-object loop's ``prediction`` on ``frames``, after the predictors and each iteration.
 
     Returns ``{"object_mm": (F, N + 1) mean distance of the 8 box corners, "hand_object_mm": (F, N + 1) the
-    combined error of eq. 23 (visible fingertips and the 3 keypoint corners when all are visible)}``, in mm. The
+    combined error of eq. 23 (visible fingertips and the 3 keypoint corners when all are visible), over the
+    frames where it is defined (a fingertip or all 3 keypoint corners visible)}``, in mm. The
     true corners are relabelled by the box symmetry nearest to each estimate
     (:meth:`zoo.objects.ObjectModel.align`), since depth cannot tell those poses apart.
     """
@@ -48,13 +49,14 @@ def object_errors(prediction, frames: list) -> dict[str, np.ndarray]:
     corners_visible = np.stack([f.corner_visibility for f in frames]) > 0
     truth_tips = np.stack([f.joints_xyz for f in frames])[:, list(TIPS)]
     estimates = prediction.iterations_corners_xyz
+    defined = tips_visible.any(1) | corners_visible.all(1)  # eq. 23 needs a visible fingertip or the 3 corners
     aligned = [model.align(truth, estimates[:, k]) for k in range(estimates.shape[1])]
     return {
         "object_mm": np.stack([joint_errors(estimates[:, k], corners).mean(-1) for k, corners in enumerate(aligned)],
                               1),
         "hand_object_mm": np.stack([hand_object_error(
-            prediction.iterations_xyz[:, k][:, list(TIPS)], truth_tips, tips_visible,
-            estimates[:, k][:, keypoints], corners[:, keypoints], corners_visible)
+            prediction.iterations_xyz[defined, k][:, list(TIPS)], truth_tips[defined], tips_visible[defined],
+            estimates[defined, k][:, keypoints], corners[defined][:, keypoints], corners_visible[defined])
             for k, corners in enumerate(aligned)], 1),
     }
 

@@ -95,6 +95,11 @@ def to_camera(pose: np.ndarray, center_uvd: np.ndarray, cube: float, camera: Int
     return camera.uvd_to_xyz(uvd), uvd
 
 
+PREDICTION_OUTPUTS = ("poses", "center_uvd", "crop", "synth", "object_rotation", "object_translation",
+                      "object_poses", "object_center_uvd")
+"""The loop outputs :meth:`HandPoseModel.predict` reads into a :class:`Prediction`."""
+
+
 class HandPoseModel:
     """A feedback loop (hand, or hand-object) ready for inference: ``predict(depth_mm, intrinsics)`` on frames in mm."""
 
@@ -128,7 +133,10 @@ class HandPoseModel:
         outputs = []
         for start in range(0, len(frames), batch_size):
             chunk = frames[start:start + batch_size]
-            outputs.append(self.run_graph(chunk[..., None], np.tile(camera.as_array(), (len(chunk), 1))))
+            out = self.run_graph(chunk[..., None], np.tile(camera.as_array(), (len(chunk), 1)))
+            # keep what a Prediction holds: the full-frame images of a hand-object loop (``rendered``, ``merged``,
+            # 2.4 MB per frame and iteration) would fill the memory on a long sequence
+            outputs.append({k: v for k, v in out.items() if k in PREDICTION_OUTPUTS})
         out = {k: np.concatenate([o[k] for o in outputs]) for k in outputs[0]}
         xyz, uvd = to_camera(out["poses"], out["center_uvd"], self.config.cube_mm, camera)
         result = Prediction(
