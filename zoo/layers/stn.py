@@ -33,23 +33,23 @@ def bilinear_sample(image, x, y, fill, value_fn=None):
     batch, height, width = shape[0], shape[1], shape[2]
     flat = tf.reshape(image, [-1])
     out_shape = tf.shape(x)
-    x = tf.reshape(x, [batch, -1, 1])
-    y = tf.reshape(y, [batch, -1, 1])
+    x = tf.reshape(x, [batch, -1])
+    y = tf.reshape(y, [batch, -1])
     x0, y0 = tf.floor(x), tf.floor(y)
     wx, wy = x - x0, y - y0
-    # the 4 neighbours (x0, y0), (x0 + 1, y0), (x0, y0 + 1), (x0 + 1, y0 + 1) side by side on a last axis: one
-    # gather and one value_fn for all of them (a quarter of the ops of four passes; it matters at batch 1)
-    xi = tf.cast(x0, tf.int32) + tf.constant([0, 1, 0, 1])
-    yi = tf.cast(y0, tf.int32) + tf.constant([0, 0, 1, 1])
-    weight = tf.concat([(1 - wx) * (1 - wy), wx * (1 - wy), (1 - wx) * wy, wx * wy], -1)
-    inside = (xi >= 0) & (xi < width) & (yi >= 0) & (yi < height)
-    base = tf.range(batch)[:, None, None] * height * width
-    index = base + tf.clip_by_value(yi, 0, height - 1) * width + tf.clip_by_value(xi, 0, width - 1)
-    value = tf.gather(flat, index)
-    if value_fn is not None:
-        value = tf.reshape(value_fn(tf.reshape(value, [batch, -1])), tf.shape(index))
-    value = tf.where(inside, value, tf.cast(fill, value.dtype))
-    return tf.reshape(tf.reduce_sum(weight * value, -1), out_shape)
+    base = tf.range(batch)[:, None] * height * width
+    result = tf.zeros_like(x)
+    for dx, dy, weight in ((0, 0, (1 - wx) * (1 - wy)), (1, 0, wx * (1 - wy)), (0, 1, (1 - wx) * wy), (1, 1, wx * wy)):
+        xi = tf.cast(x0, tf.int32) + dx
+        yi = tf.cast(y0, tf.int32) + dy
+        inside = (xi >= 0) & (xi < width) & (yi >= 0) & (yi < height)
+        index = base + tf.clip_by_value(yi, 0, height - 1) * width + tf.clip_by_value(xi, 0, width - 1)
+        value = tf.gather(flat, index)
+        if value_fn is not None:
+            value = value_fn(value)
+        value = tf.where(inside, value, tf.cast(fill, value.dtype))
+        result += weight * value
+    return tf.reshape(result, out_shape)
 
 
 def normalize_depth(depth_mm, center_z, cube):
