@@ -6,7 +6,8 @@
 Each row: median images/s over ``--repeats`` timed runs of ``--steps`` batches after one warm-up run, at the
 recipe's batch size, with TensorFlow's default thread pools on this machine's cores. The pipeline row reads,
 decodes, augments and crops frames from the recipe's training shards without training anything (a hand-object
-recipe has two: the hand crop of the predictor, and the three crops of the scene tasks); the pipeline must
+recipe has one per set of crops its tasks read), with 1 and 3 differently
+augmented views per decoded frame (``augment.views_per_frame``); the pipeline must
 outrun every training row that reads it so that training never waits for data. Networks have random weights.
 Writes ``training_throughput_<recipe>.csv`` and ``.md`` under results/.
 """
@@ -14,6 +15,7 @@ Writes ``training_throughput_<recipe>.csv`` and ``.md`` under results/.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import platform
 import statistics
@@ -84,16 +86,23 @@ def main() -> None:
     candidates = _tasks(recipe, frames, config)
     readers = {"input pipeline (read, decode, augment, crop)": candidates["predictor"]}
     if config.object:
-        readers["scene input pipeline (3 crops per frame)"] = candidates["object predictor"]
+        readers.update({"scene crop pipeline (localizers)": candidates["localizer (scene crop)"],
+                        "object crop pipeline (object predictor)": candidates["object predictor"],
+                        "hand + object crops pipeline (updaters)": candidates["updater (merged image, T_D draws)"]})
     rows = []
     for name, task in readers.items():
-        pipeline = iter(task.build_inputs(batch))
+        for views in (1, 3):
+            task.recipe = dataclasses.replace(recipe, augment=dataclasses.replace(recipe.augment,
+                                                                                  views_per_frame=views))
+            pipeline = iter(task.build_inputs(batch))
 
-        def read(steps, pipeline=pipeline):
-            for _ in range(steps):
-                next(pipeline)
+            def read(steps, pipeline=pipeline):
+                for _ in range(steps):
+                    next(pipeline)
 
-        rows.append({"loop": name, "images_per_s": _rate(read, args.steps, batch, args.repeats)})
+            rows.append({"loop": f"{name}, {views} view{'s' * (views > 1)} per frame",
+                         "images_per_s": _rate(read, args.steps, batch, args.repeats)})
+        task.recipe = recipe
     for name, task in candidates.items():
         model = networks.build_predictor(config.predictor, config.num_joints) if name == "predictor" \
             else task.build_model()  # (the predictor task would fit its PCA first: not part of a training step)

@@ -33,12 +33,15 @@ class AugmentConfig:
         translation_mm: standard deviation of the crop-centre shift per axis, mm.
         localizer_jitter_mm: standard deviation of the shift added to the centre-of-mass detection around which
             the localizer's crops are taken, mm.
+        views_per_frame: differently augmented crops taken from each decoded frame (decoding is the pipeline's
+            dearest step; 2 lets it outrun the light localizer-trunk networks).
     """
 
     rotation_deg: float = 180.0
     scale_sigma: float = 0.02
     translation_mm: float = 5.0
     localizer_jitter_mm: float = 10.0
+    views_per_frame: int = 1
 
 
 @dataclasses.dataclass

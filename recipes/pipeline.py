@@ -103,75 +103,89 @@ def augment(batch: dict, config: AugmentConfig, seed, reference_joint: int, enab
     return {"crop": crop, "pose": pose, "offset": pose[:, reference_joint], "center_xyz": center_xyz, "cube": cube}
 
 
+SCENE_CROPS = ("scene", "hand", "object")
+"""The crops :func:`augment_scene` can take."""
+
+
 def augment_scene(batch: dict, config: AugmentConfig, seed, reference_joint: int, scene_cube_mm: float,
-                  enabled: bool = True) -> dict:
+                  enabled: bool = True, crops: tuple[str, ...] = SCENE_CROPS) -> dict:
     """Crops a batch of hand-object frames as the hand-object loop sees them, all turned by one augmentation angle.
 
-    Three crops: the scene (cube ``scene_cube_mm``, around the loop's centre-of-mass detection shifted by
+    Up to three crops (``crops`` names those a task reads; each costs about as much as the rest of the pipeline):
+    the scene (cube ``scene_cube_mm``, around the loop's centre-of-mass detection shifted by
     ``N(0, localizer_jitter_mm)``), the hand (around its reference joint) and the object (around its box centre),
     the last two shifted by ``N(0, translation_mm)`` and sized by the frame's cube; all cubes share one scale.
 
     Args:
         batch: as :func:`augment`'s, plus ``corners_uvd`` ``(B, 8, 3)`` the object's box corners.
     Returns:
-        dict with ``scene_crop``, ``crop``, ``object_crop`` ``(B, 128, 128, 1)``; ``hand_offset`` and
-        ``object_offset`` ``(B, 3)`` from the scene crop's centre to the reference joint and to the object centre,
-        in units of half the scene cube; ``pose`` ``(B, J, 3)`` and ``corners`` ``(B, 8, 3)`` cube units around
-        ``center_xyz`` and ``object_center_xyz`` ``(B, 3)`` mm, whose pixels are ``center_uvd`` and
-        ``object_center_uvd``; ``cube`` ``(B,)`` mm; ``angle`` ``(B,)`` radians; ``intrinsics`` ``(B, 4)``.
+        dict with ``cube`` ``(B,)`` mm, ``angle`` ``(B,)`` radians and ``intrinsics`` ``(B, 4)``; for ``scene``:
+        ``scene_crop`` ``(B, 128, 128, 1)``, ``hand_offset`` and ``object_offset`` ``(B, 3)`` from its centre to
+        the reference joint and to the object centre, in units of half the scene cube; for ``hand``: ``crop``,
+        ``pose`` ``(B, J, 3)`` cube units around ``center_xyz`` ``(B, 3)`` mm at pixel ``center_uvd``; for
+        ``object``: ``object_crop``, ``corners`` ``(B, 8, 3)`` cube units around ``object_center_xyz`` at pixel
+        ``object_center_uvd``.
     """
     intr = batch["intrinsics"]
     joints_xyz = tf_uvd_to_xyz(batch["joints_uvd"], intr)
     corners_xyz = tf_uvd_to_xyz(batch["corners_uvd"], intr)
     draw = _draws(tf.shape(joints_xyz)[0], seed, config, enabled)
     angle, cube = draw["angle"], batch["cube"] * draw["scale"]
-    scene_cube = cube * (scene_cube_mm / batch["cube"])
-    hand_xyz = joints_xyz[:, reference_joint] + draw["shift"]
-    object_xyz = tf.reduce_mean(corners_xyz, 1) + draw["object_shift"]
-    # the loop's own detection: centre of mass with the scene cube (the record's com_uvd used the hand's cube)
-    scene_xyz = tf_uvd_to_xyz(center_of_mass(batch["depth"], intr, scene_cube_mm), intr) + draw["jitter"]
-    targets = tf.stack([joints_xyz[:, reference_joint], tf.reduce_mean(corners_xyz, 1)], 1)
-    scene_crop, offsets, _ = crop_around(batch["depth"], intr, scene_xyz, scene_cube, angle, targets)
-    crop, pose, center_uvd = crop_around(batch["depth"], intr, hand_xyz, cube, angle, joints_xyz)
-    object_crop, corners, object_center_uvd = crop_around(batch["depth"], intr, object_xyz, cube, angle, corners_xyz)
-    return {
-        "scene_crop": scene_crop, "hand_offset": offsets[:, 0], "object_offset": offsets[:, 1],
-        "crop": crop, "pose": pose, "center_xyz": hand_xyz, "center_uvd": center_uvd,
-        "object_crop": object_crop, "corners": corners, "object_center_xyz": object_xyz,
-        "object_center_uvd": object_center_uvd, "cube": cube, "angle": angle, "intrinsics": intr,
-    }
+    out = {"cube": cube, "angle": angle, "intrinsics": intr}
+    if "scene" in crops:
+        # the loop's own detection: centre of mass with the scene cube (the record's com_uvd used the hand's cube)
+        scene_xyz = tf_uvd_to_xyz(center_of_mass(batch["depth"], intr, scene_cube_mm), intr) + draw["jitter"]
+        targets = tf.stack([joints_xyz[:, reference_joint], tf.reduce_mean(corners_xyz, 1)], 1)
+        scene_cube = cube * (scene_cube_mm / batch["cube"])
+        scene_crop, offsets, _ = crop_around(batch["depth"], intr, scene_xyz, scene_cube, angle, targets)
+        out.update(scene_crop=scene_crop, hand_offset=offsets[:, 0], object_offset=offsets[:, 1])
+    if "hand" in crops:
+        hand_xyz = joints_xyz[:, reference_joint] + draw["shift"]
+        crop, pose, center_uvd = crop_around(batch["depth"], intr, hand_xyz, cube, angle, joints_xyz)
+        out.update(crop=crop, pose=pose, center_xyz=hand_xyz, center_uvd=center_uvd)
+    if "object" in crops:
+        object_xyz = tf.reduce_mean(corners_xyz, 1) + draw["object_shift"]
+        object_crop, corners, object_center_uvd = crop_around(batch["depth"], intr, object_xyz, cube, angle,
+                                                              corners_xyz)
+        out.update(object_crop=object_crop, corners=corners, object_center_xyz=object_xyz,
+                   object_center_uvd=object_center_uvd)
+    return out
 
 
 def training_dataset(frames: tf.data.Dataset, config: AugmentConfig, batch_size: int, seed: int,
                      reference_joint: int, augmented: bool = True, shuffle_buffer: int = 0,
-                     localizer: bool = False, scene_cube_mm: float | None = None) -> tf.data.Dataset:
+                     localizer: bool = False, scene_cube_mm: float | None = None,
+                     scene_crops: tuple[str, ...] = SCENE_CROPS) -> tf.data.Dataset:
     """Turns a dataset of parsed frames into batches of augmented crops (see :func:`augment`), endlessly.
 
-    With ``scene_cube_mm`` set, frames are hand-object scenes cropped by :func:`augment_scene` instead.
+    With ``scene_cube_mm`` set, frames are hand-object scenes cropped by :func:`augment_scene` instead, taking the
+    ``scene_crops`` a task reads.
 
     Frames (whole, or windowed as :func:`recipes.records.frames_dataset` gives them for training) are shuffled
-    per epoch (seeded), cropped one by one in parallel, order-preserving map calls, batched and prefetched two
-    batches ahead: cropping a frame alone keeps its depth in cache and never pads windows to a common size.
-    Example ``n`` of the stream (counting over epochs) draws its augmentation from the stateless seed
-    ``(seed, n)`` and carries ``seed`` ``(2,)`` = ``(seed + 1, n)``, its own stateless seed for tasks that draw
-    random numbers of their own.
+    per epoch (seeded), cropped in parallel, order-preserving map calls, batched and prefetched two batches ahead:
+    cropping a frame alone keeps its depth in cache and never pads windows to a common size. Each decoded frame
+    gives ``config.views_per_frame`` crops with their own augmentation (decoding costs twice a crop: two views
+    nearly double the crops per second, for the light networks that outrun one). Frame ``n`` of the stream
+    (counting over epochs) draws its views' augmentation from the stateless seed ``(seed, n)``; example ``m``
+    carries ``seed`` ``(2,)`` = ``(seed + 1, m)``, its own stateless seed for tasks that draw random numbers.
     """
     if shuffle_buffer:
         frames = frames.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    seed = tf.cast(seed, tf.int64)
+    seed, views = tf.cast(seed, tf.int64), config.views_per_frame
 
     def crop(index, frame):
-        single = {key: value[None] for key, value in frame.items()}
+        several = {key: tf.repeat(value[None], views, axis=0) for key, value in frame.items()}
         key = tf.stack([seed, index])
         if scene_cube_mm:
-            out = augment_scene(single, config, key, reference_joint, scene_cube_mm, augmented)
+            out = augment_scene(several, config, key, reference_joint, scene_cube_mm, augmented, scene_crops)
         else:
-            out = augment(single, config, key, reference_joint, augmented, localizer)
-        out = {key: value[0] for key, value in out.items()}
-        out["seed"] = tf.stack([seed + 1, index])
+            out = augment(several, config, key, reference_joint, augmented, localizer)
+        examples = index * views + tf.range(views, dtype=tf.int64)
+        out["seed"] = tf.stack([tf.fill([views], seed + 1), examples], -1)
         return out
 
     return (tf.data.Dataset.zip(tf.data.Dataset.counter(), frames.repeat())
             .map(crop, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+            .unbatch()
             .batch(batch_size, drop_remainder=True)
             .prefetch(2))

@@ -77,3 +77,21 @@ def test_resume_with_another_model_fails_clearly(tmp_path):
     fit(WiderOffsetTask(), STAGE, tmp_path, steps_per_epoch=2, progress=False, stop_after_steps=3)
     with pytest.raises(ValueError, match="cannot resume offset .* does not match"):
         fit(OffsetTask(), STAGE, tmp_path, steps_per_epoch=2, progress=False)
+
+
+def test_pipeline_views_per_frame_and_determinism():
+    """Several views of one decoded frame: each its own augmentation and seed; the stream is the same every run."""
+    config = AugmentConfig(views_per_frame=2)
+    frames = blob_frames(4)
+
+    def first(batch_size):
+        return next(iter(training_dataset(frames, config, batch_size, seed=3, reference_joint=5)))
+
+    batch = first(4)
+    np.testing.assert_array_equal(batch["seed"].numpy(), [[4, 0], [4, 1], [4, 2], [4, 3]])
+    # views 0 and 1 come from frame 0: same true joints, different crops; views 2 and 3 from frame 1
+    assert not np.allclose(batch["crop"][0], batch["crop"][1])
+    assert not np.allclose(batch["pose"][0], batch["pose"][2])
+    again = first(4)
+    for key in ("crop", "pose", "seed"):
+        np.testing.assert_array_equal(batch[key].numpy(), again[key].numpy())

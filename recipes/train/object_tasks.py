@@ -25,14 +25,17 @@ from zoo.render import render_object
 
 
 class _SceneInputs:
-    """Mixin: batches of :func:`recipes.pipeline.augment_scene` from the frames that hold the loop's object."""
+    """Mixin: batches of :func:`recipes.pipeline.augment_scene` from the frames that hold the loop's object, with
+    the crops the task reads (``scene_crops``)."""
+
+    scene_crops = ("hand", "object")
 
     def build_inputs(self, batch_size):
         name = self.config.object
         frames = self.frames.filter(lambda frame: tf.equal(frame["object"], name))
         return training_dataset(frames, self.recipe.augment, batch_size, self.recipe.seed,
                                 self.recipe.data.reference_joint, shuffle_buffer=self.recipe.data.shuffle_buffer,
-                                scene_cube_mm=self.config.scene_cube_mm)
+                                scene_cube_mm=self.config.scene_cube_mm, scene_crops=self.scene_crops)
 
 
 class SceneLocalizerTask(_SceneInputs, _RecipeTask):
@@ -40,6 +43,8 @@ class SceneLocalizerTask(_SceneInputs, _RecipeTask):
 
     ``network`` is ``"localizer"`` or ``"object_localizer"``; offsets are in units of half the scene cube.
     """
+
+    scene_crops = ("scene",)
 
     def __init__(self, recipe, frames, config, network: str):
         if network not in ("localizer", "object_localizer"):
@@ -75,6 +80,7 @@ class ObjectPredictorTask(_SceneInputs, _RecipeTask):
     nearest symmetric relabelling of the true corners (without it, a square-section box regresses to the mean)."""
 
     name = "object_predictor"
+    scene_crops = ("object",)
 
     def build_model(self):
         return networks.build_object_predictor(self.config.object_predictor, self.config.crop)
