@@ -103,6 +103,12 @@ def augment(batch: dict, config: AugmentConfig, seed, reference_joint: int, enab
     return {"crop": crop, "pose": pose, "offset": pose[:, reference_joint], "center_xyz": center_xyz, "cube": cube}
 
 
+def scene_detection(depth_mm, intrinsics, scene_cube_mm: float):
+    """The hand-object loop's first detection: centre of mass of ``(B, H, W)`` depth mm with the scene cube,
+    ``(B, 3)`` pixels and mm (the records' ``com_uvd`` used the hand's smaller cube)."""
+    return center_of_mass(depth_mm, intrinsics, scene_cube_mm)
+
+
 SCENE_CROPS = ("scene", "hand", "object")
 """The crops :func:`augment_scene` can take."""
 
@@ -117,7 +123,8 @@ def augment_scene(batch: dict, config: AugmentConfig, seed, reference_joint: int
     the last two shifted by ``N(0, translation_mm)`` and sized by the frame's cube; all cubes share one scale.
 
     Args:
-        batch: as :func:`augment`'s, plus ``corners_uvd`` ``(B, 8, 3)`` the object's box corners.
+        batch: as :func:`augment`'s, plus ``corners_uvd`` ``(B, 8, 3)`` the object's box corners and, for the
+            scene crop, ``scene_com_uvd`` ``(B, 3)`` the loop's own detection (:func:`scene_detection`).
     Returns:
         dict with ``cube`` ``(B,)`` mm, ``angle`` ``(B,)`` radians and ``intrinsics`` ``(B, 4)``; for ``scene``:
         ``scene_crop`` ``(B, 128, 128, 1)``, ``hand_offset`` and ``object_offset`` ``(B, 3)`` from its centre to
@@ -133,8 +140,7 @@ def augment_scene(batch: dict, config: AugmentConfig, seed, reference_joint: int
     angle, cube = draw["angle"], batch["cube"] * draw["scale"]
     out = {"cube": cube, "angle": angle, "intrinsics": intr}
     if "scene" in crops:
-        # the loop's own detection: centre of mass with the scene cube (the record's com_uvd used the hand's cube)
-        scene_xyz = tf_uvd_to_xyz(center_of_mass(batch["depth"], intr, scene_cube_mm), intr) + draw["jitter"]
+        scene_xyz = tf_uvd_to_xyz(batch["scene_com_uvd"], intr) + draw["jitter"]
         targets = tf.stack([joints_xyz[:, reference_joint], tf.reduce_mean(corners_xyz, 1)], 1)
         scene_cube = cube * (scene_cube_mm / batch["cube"])
         scene_crop, offsets, _ = crop_around(batch["depth"], intr, scene_xyz, scene_cube, angle, targets)
@@ -174,6 +180,9 @@ def training_dataset(frames: tf.data.Dataset, config: AugmentConfig, batch_size:
     seed, views = tf.cast(seed, tf.int64), config.views_per_frame
 
     def crop(index, frame):
+        if scene_cube_mm and "scene" in scene_crops:  # once per frame, whatever the views
+            frame = {**frame, "scene_com_uvd": scene_detection(frame["depth"][None], frame["intrinsics"][None],
+                                                               scene_cube_mm)[0]}
         several = {key: tf.repeat(value[None], views, axis=0) for key, value in frame.items()}
         key = tf.stack([seed, index])
         if scene_cube_mm:
