@@ -34,7 +34,7 @@ class AugmentConfig:
         localizer_jitter_mm: standard deviation of the shift added to the centre-of-mass detection around which
             the localizer's crops are taken, mm.
         views_per_frame: differently augmented crops taken from each decoded frame (decoding is the pipeline's
-            dearest step; 2 lets it outrun the light localizer-trunk networks).
+            dearest step; 3 let it outrun the light localizer-trunk networks on 2 cores).
     """
 
     rotation_deg: float = 180.0

@@ -103,12 +103,6 @@ def augment(batch: dict, config: AugmentConfig, seed, reference_joint: int, enab
     return {"crop": crop, "pose": pose, "offset": pose[:, reference_joint], "center_xyz": center_xyz, "cube": cube}
 
 
-def scene_detection(depth_mm, intrinsics, scene_cube_mm: float):
-    """The hand-object loop's first detection: centre of mass of ``(B, H, W)`` depth mm with the scene cube,
-    ``(B, 3)`` pixels and mm (the records' ``com_uvd`` used the hand's smaller cube)."""
-    return center_of_mass(depth_mm, intrinsics, scene_cube_mm)
-
-
 SCENE_CROPS = ("scene", "hand", "object")
 """The crops :func:`augment_scene` can take."""
 
@@ -124,7 +118,8 @@ def augment_scene(batch: dict, config: AugmentConfig, seed, reference_joint: int
 
     Args:
         batch: as :func:`augment`'s, plus ``corners_uvd`` ``(B, 8, 3)`` the object's box corners and, for the
-            scene crop, ``scene_com_uvd`` ``(B, 3)`` the loop's own detection (:func:`scene_detection`).
+            scene crop, ``scene_com_uvd`` ``(B, 3)`` the loop's own detection: the centre of mass with the scene
+            cube (:func:`training_dataset` adds it; the records' ``com_uvd`` used the hand's smaller cube).
     Returns:
         dict with ``cube`` ``(B,)`` mm, ``angle`` ``(B,)`` radians and ``intrinsics`` ``(B, 4)``; for ``scene``:
         ``scene_crop`` ``(B, 128, 128, 1)``, ``hand_offset`` and ``object_offset`` ``(B, 3)`` from its centre to
@@ -170,8 +165,8 @@ def training_dataset(frames: tf.data.Dataset, config: AugmentConfig, batch_size:
     Frames (whole, or windowed as :func:`recipes.records.frames_dataset` gives them for training) are shuffled
     per epoch (seeded), cropped in parallel, order-preserving map calls, batched and prefetched two batches ahead:
     cropping a frame alone keeps its depth in cache and never pads windows to a common size. Each decoded frame
-    gives ``config.views_per_frame`` crops with their own augmentation (decoding costs twice a crop: two views
-    nearly double the crops per second, for the light networks that outrun one). Frame ``n`` of the stream
+    gives ``config.views_per_frame`` crops with their own augmentation (decoding costs about twice a crop: three
+    views gave 2.3x the crops per second of one here, enough for the light localizer-trunk networks). Frame ``n`` of the stream
     (counting over epochs) draws its views' augmentation from the stateless seed ``(seed, n)``; example ``m``
     carries ``seed`` ``(2,)`` = ``(seed + 1, m)``, its own stateless seed for tasks that draw random numbers.
     """
@@ -181,8 +176,8 @@ def training_dataset(frames: tf.data.Dataset, config: AugmentConfig, batch_size:
 
     def crop(index, frame):
         if scene_cube_mm and "scene" in scene_crops:  # once per frame, whatever the views
-            frame = {**frame, "scene_com_uvd": scene_detection(frame["depth"][None], frame["intrinsics"][None],
-                                                               scene_cube_mm)[0]}
+            detection = center_of_mass(frame["depth"][None], frame["intrinsics"][None], scene_cube_mm)
+            frame = {**frame, "scene_com_uvd": detection[0]}
         several = {key: tf.repeat(value[None], views, axis=0) for key, value in frame.items()}
         key = tf.stack([seed, index])
         if scene_cube_mm:

@@ -285,12 +285,13 @@ def list_shards(directory: str | Path) -> list[Path]:
 
 
 def frames_dataset(directory: str | Path, windowed: bool = False):
-    """A tf.data.Dataset of parsed frames (:func:`parse_example`, whole or ``windowed``) from a complete shard folder."""
+    """A tf.data.Dataset of parsed frames (:func:`parse_example`, whole or ``windowed``) of a complete shard
+    folder."""
     import tensorflow as tf
 
     manifest = read_manifest(directory)
     files = [str(p) for p in list_shards(directory)]
     height, width = manifest["frame_size"]
     return tf.data.TFRecordDataset(files).map(
-        lambda s: parse_example(s, manifest["num_joints"], height, width, windowed), num_parallel_calls=tf.data.AUTOTUNE,
-        deterministic=True)
+        lambda s: parse_example(s, manifest["num_joints"], height, width, windowed),
+        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

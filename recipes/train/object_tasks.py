@@ -15,8 +15,8 @@ import tensorflow as tf
 from recipes.pipeline import crop_points, training_dataset, uncrop_points
 from recipes.train.tasks import UpdaterTask, _RecipeTask, squared_distance
 from zoo import networks
-from zoo.layers.merge import BACKGROUND
-from zoo.layers.procrustes import procrustes
+from zoo.layers.merge import BACKGROUND, cube_to_depth
+from zoo.layers.procrustes import fit_rigid
 from zoo.layers.stn import bilinear_sample, crop_coordinates, crop_grid, normalize_depth
 from zoo.networks.objects import CORNERS
 from zoo.objects import get_object
@@ -118,8 +118,7 @@ class _SceneUpdater(_SceneInputs, UpdaterTask):
         model_corners = self.object_model.corners()
         camera = uncrop_points(corners, batch["object_center_xyz"], batch["cube"], batch["angle"],
                                batch["intrinsics"])
-        rotation, translation = procrustes(model_corners, camera)
-        fitted = tf.einsum("bij,pj->bpi", rotation, tf.constant(model_corners, tf.float32)) + translation[:, None]
+        rotation, translation, fitted = fit_rigid(model_corners, camera)
         return rotation, translation, crop_points(fitted, batch["object_center_xyz"], batch["cube"], batch["angle"],
                                                   batch["intrinsics"])
 
@@ -136,9 +135,7 @@ class _SceneUpdater(_SceneInputs, UpdaterTask):
         intr, cube, angle = batch["intrinsics"], batch["cube"], batch["angle"]
         u, v = crop_grid(batch["object_center_uvd"], cube, intr, CROP_SIZE, angle)
         x, y = crop_coordinates(u, v, batch["center_uvd"], cube, intr, CROP_SIZE, angle)
-        hand = bilinear_sample(hand_image[..., 0], x, y, 1.0)
-        depth = tf.where(hand < BACKGROUND, hand * (cube / 2)[:, None, None] + batch["center_uvd"][:, 2, None, None],
-                         tf.zeros_like(hand))
+        depth = cube_to_depth(bilinear_sample(hand_image[..., 0], x, y, 1.0), batch["center_uvd"][:, 2], cube)
         return _flat_normalized(depth, batch["object_center_uvd"], cube)
 
 

@@ -38,6 +38,16 @@ class MinMerge(keras.layers.Layer):
         return input_shapes[0]
 
 
+def cube_to_depth(image, center_z, cube):
+    """Synthesized depth in cube units ``(B, ...)`` -> mm: ``s * cube / 2 + center_z``, 0 (missing) where
+    ``s >= BACKGROUND``. ``center_z`` ``(B,)`` mm; ``cube`` mm, a number or ``(B,)``."""
+    expand = (slice(None),) + (None,) * (len(image.shape) - 1)
+    half = tf.convert_to_tensor(cube, image.dtype) / 2
+    half = half[expand] if len(half.shape) else half
+    depth = image * half + center_z[expand]
+    return tf.where(image < BACKGROUND, depth, tf.zeros_like(depth))
+
+
 @keras.saving.register_keras_serializable(package="handloop")
 class CubeToDepth(CubeLayer):
     """Normalised depth pasted into a frame -> mm: ``[frame (B,H,W,1) cube units, center_uvd (B,3)]`` -> mm.
@@ -47,5 +57,4 @@ class CubeToDepth(CubeLayer):
     """
 
     def call(self, frame, center_uvd):
-        depth = frame * (self.cube / 2) + center_uvd[:, 2, None, None, None]
-        return tf.where(frame < BACKGROUND, depth, tf.zeros_like(depth))
+        return cube_to_depth(frame, center_uvd[:, 2], self.cube)

@@ -78,6 +78,13 @@ def procrustes(model_points, points):
     return rotation, translation
 
 
+def fit_rigid(model_points, points):
+    """:func:`procrustes`, plus the model points moved by the fit: ``(rotation, translation, (B, P, 3) mm)``."""
+    rotation, translation = procrustes(model_points, points)
+    model = tf.cast(tf.convert_to_tensor(model_points), points.dtype)
+    return rotation, translation, tf.einsum("bij,pj->bpi", rotation, model) + translation[:, None]
+
+
 @keras.saving.register_keras_serializable(package="handloop")
 class FitObjectPose(keras.layers.Layer):
     """Fits an object's rigid pose to predicted box corners.
@@ -94,8 +101,7 @@ class FitObjectPose(keras.layers.Layer):
 
     def call(self, corners, center_uvd, intrinsics):
         center = tf_uvd_to_xyz(center_uvd, intrinsics)[:, None]
-        rotation, translation = procrustes(self.model_corners, corners * (self.cube / 2) + center)
-        fitted = tf.einsum("bij,pj->bpi", rotation, tf.constant(self.model_corners)) + translation[:, None]
+        rotation, translation, fitted = fit_rigid(self.model_corners, corners * (self.cube / 2) + center)
         return rotation, translation, (fitted - center) / (self.cube / 2)
 
     def get_config(self):
