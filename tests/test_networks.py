@@ -1,12 +1,15 @@
-"""Network builders: paper and lite sizes, the object networks, the PCA prior, growing the synthesizer."""
+"""Network builders: paper and lite sizes, the object networks, the PCA prior, growing the synthesizer, and the
+synthesizer's sub-pixel upsampling convolutions."""
 
 import dataclasses
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from zoo import networks
 from zoo.config import lite, paper
+from zoo.layers.unpool import SubpixelConv2D
 from zoo.loops import build_networks
 
 
@@ -53,3 +56,28 @@ def test_synthesizer_grows_one_stage_at_a_time():
                 np.testing.assert_array_equal(a, b)
         grown = larger
     assert grown(pose).shape == (2, 128, 128, 1)
+
+
+def _unpooled_conv_reference(x, kernel, bias):
+    """Zero-unpooling by 2 (value at the top-left of each 2x2 cell), then a 'same' convolution."""
+    b, h, w, c = x.shape
+    unpooled = np.zeros((b, 2 * h, 2 * w, c), np.float32)
+    unpooled[:, ::2, ::2] = x
+    return tf.nn.conv2d(unpooled, kernel, 1, "SAME").numpy() + bias
+
+
+@pytest.mark.parametrize("kernel_size", [3, 5, 7])
+def test_subpixel_conv_equals_unpooling_then_convolution(kernel_size):
+    x = np.random.default_rng(kernel_size).normal(size=(2, 6, 5, 3)).astype(np.float32)
+    stage = SubpixelConv2D(4, kernel_size, packed_output=True)
+    head = SubpixelConv2D(2, kernel_size, unpool=False)
+    packed = stage(x)
+    assert packed.shape == (2, 6, 5, 16) and head(packed).shape == (2, 12, 10, 2)
+    stage.bias.assign(np.linspace(-1, 1, 4).astype(np.float32))
+    head.bias.assign(np.array([0.5, -0.25], np.float32))
+    full = _unpooled_conv_reference(x, stage.kernel.numpy(), stage.bias.numpy())
+    np.testing.assert_allclose(tf.nn.depth_to_space(stage(x), 2).numpy(), full, atol=1e-5)
+    expected = tf.nn.conv2d(full, head.kernel, 1, "SAME").numpy() + head.bias.numpy()
+    np.testing.assert_allclose(head(stage(x)).numpy(), expected, atol=1e-5)
+    with pytest.raises(ValueError, match="odd kernel"):
+        SubpixelConv2D(4, 4)

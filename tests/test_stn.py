@@ -4,6 +4,7 @@ import tensorflow as tf
 from zoo import preprocess as P
 from zoo.camera import CAMERAS
 from zoo.layers import ISTNPaste, STNCrop, istn_paste, stn_crop
+from zoo.layers.stn import crop_grid
 
 CAM = CAMERAS["nyu"]
 
@@ -65,3 +66,18 @@ def test_layers_in_a_keras_model_serialise(tmp_path):
     for a, b in zip(model(inputs), again(inputs)):
         assert np.array_equal(np.asarray(a), np.asarray(b))
     assert model(inputs)[0].shape == (2, 64, 64, 1)
+
+
+def test_axis_aligned_crop_equals_the_full_grid_crop():
+    # Without a rotation the crop samples a separable grid (columns x rows); a zero rotation takes the per-pixel
+    # path. Both must read the same values.
+    rng = np.random.default_rng(5)
+    frames = tf.constant(np.stack([smooth_frame(rng) for _ in range(2)]))
+    centers = tf.constant([[320.2, 240.9, 650], [20.0, 470.0, 500]], tf.float32)
+    cubes = tf.constant([300, 250], tf.float32)
+    intr = tf.constant(np.tile(CAM.as_array(), (2, 1)).astype(np.float32))
+    u, v = crop_grid(centers, cubes, intr)
+    assert u.shape == (2, 1, 128) and v.shape == (2, 128, 1)
+    separable = stn_crop(frames, centers, cubes, intr).numpy()
+    full = stn_crop(frames, centers, cubes, intr, rotation=tf.zeros([2])).numpy()
+    np.testing.assert_allclose(separable, full, atol=1e-6)

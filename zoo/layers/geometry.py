@@ -18,28 +18,38 @@ def center_of_mass(depth_mm, intrinsics, cube: float, iterations: int = 3):
     Pixels in (10, 1500) mm within ``cube`` mm behind the nearest one are averaged, then the centre is refined
     ``iterations`` times on the pixels inside the cube around it. A frame with no such pixel gives zeros (the
     inference API rejects it before the graph runs).
+
+    The sums over the frame are separable: the window's column and row limits multiply vectors, and the
+    per-pixel work is only the depth band test, one product and two matrix-vector products per pass.
     """
     shape = tf.shape(depth_mm)
-    us = tf.cast(tf.range(shape[2]), depth_mm.dtype)[None, None, :]
-    vs = tf.cast(tf.range(shape[1]), depth_mm.dtype)[None, :, None]
+    dtype = depth_mm.dtype
+    us = tf.cast(tf.range(shape[2]), dtype)[None, :]
+    vs = tf.cast(tf.range(shape[1]), dtype)[None, :]
     valid = (depth_mm > DEPTH_MIN_MM) & (depth_mm < DEPTH_MAX_MM)
-    nearest = tf.reduce_min(tf.where(valid, depth_mm, DEPTH_MAX_MM), axis=[1, 2])
-    mask = valid & (depth_mm < (nearest + cube)[:, None, None])
+    # missing pixels move beyond every depth band below, so no mask has to exclude them again
+    banded = tf.where(valid, depth_mm, DEPTH_MAX_MM + 2 * cube)
+    nearest = tf.minimum(tf.reduce_min(banded, axis=[1, 2]), DEPTH_MAX_MM)
 
-    def mean(m):
-        weight = tf.cast(m, depth_mm.dtype)
-        count = tf.reduce_sum(weight, axis=[1, 2])
-        return tf.stack([tf.math.divide_no_nan(tf.reduce_sum(weight * t, axis=[1, 2]), count)
-                         for t in (us, vs, depth_mm)], -1), count
+    def mean(mask, columns, rows):
+        """Mean (u, v, d) over ``mask`` (B, H, W) restricted to ``columns`` (B, W) and ``rows`` (B, H) 0/1."""
+        weight = tf.cast(mask, dtype)
+        per_row = tf.matmul(weight, tf.stack([columns, columns * us], -1))  # (B, H, 2): count and u sum
+        depth_row = tf.linalg.matvec(weight * depth_mm, columns)  # (B, H)
+        count = tf.reduce_sum(rows * per_row[..., 0], 1)
+        sums = [tf.reduce_sum(rows * per_row[..., 1], 1), tf.reduce_sum(rows * vs * per_row[..., 0], 1),
+                tf.reduce_sum(rows * depth_row, 1)]
+        return tf.stack([tf.math.divide_no_nan(s, count) for s in sums], -1), count
 
-    com, _ = mean(mask)
+    all_columns, all_rows = tf.ones_like(depth_mm[:, 0, :]), tf.ones_like(depth_mm[:, :, 0])
+    com, _ = mean(banded < (nearest + cube)[:, None, None], all_columns, all_rows)
     for _ in range(iterations):
         hu = cube / 2 * intrinsics[:, 0] / tf.maximum(com[:, 2], 1.0)
         hv = cube / 2 * intrinsics[:, 1] / tf.maximum(com[:, 2], 1.0)
-        cu, cv, cz = (tf.reshape(com[:, i], [-1, 1, 1]) for i in range(3))
-        inside = (valid & (tf.abs(us - cu) < tf.reshape(hu, [-1, 1, 1])) & (tf.abs(vs - cv) < tf.reshape(hv, [-1, 1, 1]))
-                  & (tf.abs(depth_mm - cz) < cube / 2))
-        refined, count = mean(inside)
+        columns = tf.cast(tf.abs(us - com[:, 0:1]) < hu[:, None], dtype)
+        rows = tf.cast(tf.abs(vs - com[:, 1:2]) < hv[:, None], dtype)
+        band = tf.abs(banded - tf.reshape(com[:, 2], [-1, 1, 1])) < cube / 2
+        refined, count = mean(band, columns, rows)
         com = tf.where((count > 0)[:, None], refined, com)
     return com
 

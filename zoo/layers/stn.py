@@ -23,39 +23,43 @@ def _half_extent(center_uvd, cube, intrinsics):
 
 
 def bilinear_sample(image, x, y, fill, value_fn=None):
-    """Samples ``image`` ``(B, H, W)`` at float pixel coordinates ``x``, ``y`` ``(B, ...)``, bilinearly.
+    """Samples ``image`` ``(B, H, W)`` at float pixel coordinates ``x``, ``y``, bilinearly.
 
-    ``value_fn`` (optional) maps the gathered neighbour values ``(B, N)`` before they are weighted, e.g. to
-    normalise depth only where it is read. Neighbours outside the image contribute ``fill`` (after ``value_fn``).
-    Returns ``(B, ...)``.
+    ``x`` and ``y`` are ``(B, ...)`` and broadcast against each other: an axis-aligned grid passes its columns
+    ``(B, 1, S)`` and rows ``(B, S, 1)``, so the neighbours' indices, weights and bounds are computed per column
+    and per row, not per sample. ``value_fn`` (optional) maps the gathered neighbour values before they are
+    weighted, e.g. to normalise depth only where it is read. Neighbours outside the image contribute ``fill``
+    (after ``value_fn``). Returns the broadcast shape of ``x`` and ``y``.
     """
     shape = tf.shape(image)
     batch, height, width = shape[0], shape[1], shape[2]
     flat = tf.reshape(image, [-1])
-    out_shape = tf.shape(x)
-    x = tf.reshape(x, [batch, -1])
-    y = tf.reshape(y, [batch, -1])
-    x0, y0 = tf.floor(x), tf.floor(y)
-    wx, wy = x - x0, y - y0
-    base = tf.range(batch)[:, None] * height * width
-    result = tf.zeros_like(x)
-    for dx, dy, weight in ((0, 0, (1 - wx) * (1 - wy)), (1, 0, wx * (1 - wy)), (0, 1, (1 - wx) * wy), (1, 1, wx * wy)):
-        xi = tf.cast(x0, tf.int32) + dx
-        yi = tf.cast(y0, tf.int32) + dy
-        inside = (xi >= 0) & (xi < width) & (yi >= 0) & (yi < height)
-        index = base + tf.clip_by_value(yi, 0, height - 1) * width + tf.clip_by_value(xi, 0, width - 1)
-        value = tf.gather(flat, index)
-        if value_fn is not None:
-            value = value_fn(value)
-        value = tf.where(inside, value, tf.cast(fill, value.dtype))
-        result += weight * value
-    return tf.reshape(result, out_shape)
+
+    def neighbours(coord, size):
+        """(weight, clamped index, inside) of the lower and upper neighbour along one axis."""
+        low = tf.floor(coord)
+        frac = coord - low
+        index = tf.cast(low, tf.int32)
+        return [(weight, tf.clip_by_value(i, 0, size - 1), (i >= 0) & (i < size))
+                for weight, i in ((1 - frac, index), (frac, index + 1))]
+
+    base = tf.reshape(tf.range(batch) * height * width, [-1] + [1] * (max(len(x.shape), len(y.shape)) - 1))
+    result = 0.0
+    for wy, iy, in_y in neighbours(y, height):
+        row = base + iy * width
+        for wx, ix, in_x in neighbours(x, width):
+            value = tf.gather(flat, row + ix)
+            if value_fn is not None:
+                value = value_fn(value)
+            result += (wy * wx) * tf.where(in_y & in_x, value, tf.cast(fill, value.dtype))
+    return result
 
 
 def normalize_depth(depth_mm, center_z, cube):
-    """TF op: depth ``(B, N)`` mm to cube units around ``center_z`` ``(B,)``; missing depth and far side +1."""
-    half = (cube / 2)[:, None]
-    norm = tf.clip_by_value((depth_mm - center_z[:, None]) / half, -1.0, 1.0)
+    """TF op: depth ``(B, ...)`` mm to cube units around ``center_z`` ``(B,)``; missing depth and far side +1."""
+    per_crop = [-1] + [1] * (len(depth_mm.shape) - 1)
+    half = tf.reshape(cube / 2, per_crop)
+    norm = tf.clip_by_value((depth_mm - tf.reshape(center_z, per_crop)) / half, -1.0, 1.0)
     missing = (depth_mm <= 0) | (depth_mm >= INVALID_DEPTH_MM)
     return tf.where(missing, tf.ones_like(norm), norm)
 
@@ -71,7 +75,9 @@ def crop_grid(center_uvd, cube, intrinsics, size: int = CROP_SIZE, rotation=None
         rotation: optional ``(B,)`` in-plane angles in radians; the window turns by this angle about its centre,
             so the crop shows the frame turned by minus this angle (training augmentation).
     Returns:
-        ``(u, v)``, each ``(B, size, size)`` float pixel coordinates of the frame.
+        ``(u, v)`` float pixel coordinates of the frame: ``(B, size, size)`` each when rotated; without a
+        rotation the columns ``u`` ``(B, 1, size)`` and the rows ``v`` ``(B, size, 1)``, which broadcast to the
+        grid (see :func:`bilinear_sample`).
     """
     hu, hv = _half_extent(center_uvd, cube, intrinsics)
     steps = (tf.range(size, dtype=center_uvd.dtype) + 0.5) * 2 / size - 1  # in (-1, 1), exact in float32
@@ -80,10 +86,7 @@ def crop_grid(center_uvd, cube, intrinsics, size: int = CROP_SIZE, rotation=None
     if rotation is not None:
         cos, sin = tf.cos(rotation)[:, None, None], tf.sin(rotation)[:, None, None]
         du, dv = cos * du - sin * dv, sin * du + cos * dv
-    shape = [tf.shape(center_uvd)[0], size, size]
-    u = tf.broadcast_to((center_uvd[:, 0] - 0.5)[:, None, None] + du, shape)
-    v = tf.broadcast_to((center_uvd[:, 1] - 0.5)[:, None, None] + dv, shape)
-    return u, v
+    return (center_uvd[:, 0] - 0.5)[:, None, None] + du, (center_uvd[:, 1] - 0.5)[:, None, None] + dv
 
 
 def stn_crop(depth_mm, center_uvd, cube, intrinsics, size: int = CROP_SIZE, rotation=None):
