@@ -93,7 +93,7 @@ def test_unrolled_loop_equals_networks_run_one_by_one(loop):
     net = loop.get_layer
     cube = tf.fill([2], tf.constant(OBJECT.cube_mm, tf.float32))
     scene_cube = tf.fill([2], tf.constant(OBJECT.scene_cube_mm, tf.float32))
-    com = center_of_mass(depth, intr, OBJECT.scene_cube_mm)
+    com = center_of_mass(depth, intr, OBJECT.scene_cube_mm, stride=OBJECT.com_stride)
     scene = stn_crop(depth, com, scene_cube, intr)[..., None]
     from zoo.camera import tf_xyz_to_uvd
 

@@ -62,6 +62,11 @@ def test_bad_input_errors(entry):
     model = load(folder / "tiny.json")
     with pytest.raises(NoHandError, match="no hand found"):
         model.predict(np.zeros((120, 160)), INTRINSICS)
+    specks = np.zeros((120, 160))
+    specks[1::2, 1::2] = 500.0  # only pixels the detection skips (it reads every com_stride-th row and column)
+    assert model.config.com_stride == 2
+    with pytest.raises(NoHandError, match="no hand found"):
+        model.predict(specks, INTRINSICS)
     with pytest.raises(ValueError, match="expected depth frames of shape"):
         model.predict(np.zeros((100, 100)), INTRINSICS)
     bad = hand_frame()

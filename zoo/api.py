@@ -78,8 +78,9 @@ def check_frames(depth_mm, config: LoopConfig) -> np.ndarray:
         raise ValueError(f"expected depth frames of shape ({config.height}, {config.width}) or a batch of them, "
                          f"got {np.shape(depth_mm)}")
     frames = np.stack([validate_depth(d, f"depth frame {i}") for i, d in enumerate(depth)])
+    step = config.com_stride  # the pixels the loop's detection reads
     for i, frame in enumerate(frames):
-        if not ((frame > DEPTH_MIN_MM) & (frame < DEPTH_MAX_MM)).any():
+        if not ((frame[::step, ::step] > DEPTH_MIN_MM) & (frame[::step, ::step] < DEPTH_MAX_MM)).any():
             raise NoHandError(f"no hand found in depth frame {i}: no pixel between {DEPTH_MIN_MM:g} and "
                               f"{DEPTH_MAX_MM:g} mm")
     return frames

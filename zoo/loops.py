@@ -96,7 +96,7 @@ def build_hand_loop(config: LoopConfig, nets: dict[str, keras.Model] | None = No
     nets = nets or build_networks(config)
     cube = config.cube_mm
     depth, intrinsics = _inputs(config)
-    com = CenterOfMass(cube, name="center_of_mass")(depth, intrinsics)
+    com = CenterOfMass(cube, config.com_stride, name="center_of_mass")(depth, intrinsics)
     first = STNCrop(config.crop, name="com_crop")(depth, com, cube=cube, intrinsics=intrinsics)
     offset = nets["localizer"](first)
     center = OffsetCenter(cube, name="refined_center")(com, offset, intrinsics)
@@ -157,7 +157,7 @@ def build_hand_object_loop(config: LoopConfig, nets: dict[str, keras.Model] | No
     nets = nets or build_networks(config)
     cube, scene_cube, size = config.cube_mm, config.scene_cube_mm, config.crop
     depth, intrinsics = _inputs(config)
-    scene_center = CenterOfMass(scene_cube, name="center_of_mass")(depth, intrinsics)
+    scene_center = CenterOfMass(scene_cube, config.com_stride, name="center_of_mass")(depth, intrinsics)
     scene = STNCrop(size, name="scene_crop")(depth, scene_center, cube=scene_cube, intrinsics=intrinsics)
     center = OffsetCenter(scene_cube, name="hand_center")(scene_center, nets["localizer"](scene), intrinsics)
     object_center = OffsetCenter(scene_cube, name="object_center")(

@@ -61,6 +61,7 @@ def center_of_mass(
     dmin: float = DEPTH_MIN_MM,
     dmax: float = DEPTH_MAX_MM,
     iterations: int = 3,
+    stride: int = 1,
 ) -> np.ndarray:
     """Finds the hand as the centre of mass of the nearest depth blob.
 
@@ -72,20 +73,22 @@ def center_of_mass(
         depth: ``(H, W)`` depth in mm, 0 where missing.
         intrinsics: the frame's camera.
         cube: cube side in mm.
+        stride: read every ``stride``-th row and column (pixels), as the loop's ``config.com_stride``.
     Returns:
         ``(3,)`` float64 array ``(u, v, d)``: pixels and mm.
     Raises:
         NoHandError: when no pixel lies in the depth range.
     """
-    depth = validate_depth(depth)
+    depth = validate_depth(depth)[::stride, ::stride]
     valid = (depth > dmin) & (depth < dmax)
     if not valid.any():
         raise NoHandError(f"no hand found: no depth pixel between {dmin:g} and {dmax:g} mm")
     mask = valid & (depth < depth[valid].min() + cube)
     vs, us = np.nonzero(mask)
-    com = np.array([us.mean(), vs.mean(), depth[mask].mean()])
+    com = np.array([us.mean() * stride, vs.mean() * stride, depth[mask].mean()])
     vs, us = np.nonzero(valid)
     ds = depth[vs, us]
+    vs, us = vs * stride, us * stride
     for _ in range(iterations):
         hu = cube / 2 * intrinsics.fx / max(com[2], 1.0)
         hv = cube / 2 * intrinsics.fy / max(com[2], 1.0)

@@ -145,7 +145,7 @@ def render_object(kind: str, size_mm, rotation, translation, u, v, intrinsics):
             along local z); sphere (diameter,) * 3.
         rotation: ``(B, 3, 3)`` object -> camera rotation.
         translation: ``(B, 3)`` object centre in camera mm (OpenCV axes, y down).
-        u, v: ``(B, H', W')`` pixel coordinates of the rays to cast.
+        u, v: pixel coordinates of the rays to cast, ``(B, H', W')`` or broadcasting to it (columns and rows).
         intrinsics: ``(B, 4)`` fx, fy, cx, cy in pixels.
     Returns:
         ``(B, H', W')`` float32 depth z in mm, 0 where the ray misses the object.
@@ -157,7 +157,8 @@ def render_object(kind: str, size_mm, rotation, translation, u, v, intrinsics):
     if isinstance(size_mm, (list, tuple)) and (len(size_mm) != 3 or min(size_mm) <= 0):
         raise ValueError(f"size_mm must be 3 positive numbers in mm, got {size_mm!r}")
     u, v = tf.cast(u, tf.float32), tf.cast(v, tf.float32)
-    shape = tf.shape(u)
+    shape = tf.broadcast_dynamic_shape(tf.shape(u), tf.shape(v))
+    u, v = tf.broadcast_to(u, shape), tf.broadcast_to(v, shape)
     flat_u, flat_v = tf.reshape(u, [shape[0], -1]), tf.reshape(v, [shape[0], -1])
     rays = ray_directions(flat_u, flat_v, tf.cast(intrinsics, tf.float32))
     t = object_depth(kind, rays, size_mm, tf.cast(rotation, tf.float32), tf.cast(translation, tf.float32))

@@ -12,20 +12,21 @@ from zoo.camera import tf_uvd_to_xyz, tf_xyz_to_uvd
 from zoo.preprocess import DEPTH_MAX_MM, DEPTH_MIN_MM
 
 
-def center_of_mass(depth_mm, intrinsics, cube: float, iterations: int = 3):
+def center_of_mass(depth_mm, intrinsics, cube: float, iterations: int = 3, stride: int = 1):
     """TF op of :func:`zoo.preprocess.center_of_mass`: ``(B, H, W)`` mm -> ``(B, 3)`` (u, v, d) pixels/mm.
 
     Pixels in (10, 1500) mm within ``cube`` mm behind the nearest one are averaged, then the centre is refined
-    ``iterations`` times on the pixels inside the cube around it. A frame with no such pixel gives zeros (the
-    inference API rejects it before the graph runs).
+    ``iterations`` times on the pixels inside the cube around it, reading every ``stride``-th row and column
+    (pixels). A frame with no such pixel gives zeros (the inference API rejects it before the graph runs).
 
     The sums over the frame are separable: the window's column and row limits multiply vectors, and the
     per-pixel work is only the depth band test, one product and two matrix-vector products per pass.
     """
     shape = tf.shape(depth_mm)
     dtype = depth_mm.dtype
-    us = tf.cast(tf.range(shape[2]), dtype)[None, :]
-    vs = tf.cast(tf.range(shape[1]), dtype)[None, :]
+    depth_mm = depth_mm[:, ::stride, ::stride]
+    us = tf.cast(tf.range(0, shape[2], stride), dtype)[None, :]
+    vs = tf.cast(tf.range(0, shape[1], stride), dtype)[None, :]
     valid = (depth_mm > DEPTH_MIN_MM) & (depth_mm < DEPTH_MAX_MM)
     # missing pixels move beyond every depth band below, so no mask has to exclude them again
     banded = tf.where(valid, depth_mm, DEPTH_MAX_MM + 2 * cube)
@@ -67,10 +68,18 @@ class CubeLayer(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="handloop")
 class CenterOfMass(CubeLayer):
-    """``[depth (B,H,W,1) mm, intrinsics (B,4)]`` -> ``(B, 3)`` hand centre (u, v, d)."""
+    """``[depth (B,H,W,1) mm, intrinsics (B,4)]`` -> ``(B, 3)`` hand centre (u, v, d); reads every ``stride``-th
+    row and column."""
+
+    def __init__(self, cube: float, stride: int = 1, **kwargs):
+        super().__init__(cube, **kwargs)
+        self.stride = stride
 
     def call(self, depth_mm, intrinsics):
-        return center_of_mass(depth_mm[..., 0], intrinsics, self.cube)
+        return center_of_mass(depth_mm[..., 0], intrinsics, self.cube, stride=self.stride)
+
+    def get_config(self):
+        return {**super().get_config(), "stride": self.stride}
 
 
 @keras.saving.register_keras_serializable(package="handloop")

@@ -103,15 +103,16 @@ def stn_crop(depth_mm, center_uvd, cube, intrinsics, size: int = CROP_SIZE, rota
 
 
 def frame_pixels(batch, height: int, width: int, dtype=tf.float32):
-    """Pixel coordinates ``(u, v)`` of every pixel of ``(batch, height, width)`` frames (column and row index).
+    """Pixel coordinates of ``(batch, height, width)`` frames: columns ``u`` ``(batch, 1, width)`` and rows ``v``
+    ``(batch, height, 1)``, which broadcast to every pixel (as :func:`bilinear_sample` and
+    :func:`zoo.render.render_object` take them).
 
     These are the coordinates the SynthHands generator casts its rays through, so an object rendered here equals
     the generator's rendering of the same pose.
     """
     u = tf.range(width, dtype=dtype)[None, None, :]
     v = tf.range(height, dtype=dtype)[None, :, None]
-    shape = [batch, height, width]
-    return tf.broadcast_to(u, shape), tf.broadcast_to(v, shape)
+    return tf.broadcast_to(u, [batch, 1, width]), tf.broadcast_to(v, [batch, height, 1])
 
 
 def crop_coordinates(u, v, center_uvd, cube, intrinsics, size: int = CROP_SIZE, rotation=None):
