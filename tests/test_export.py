@@ -164,3 +164,30 @@ def test_bench_cli_json_and_tables(card, tmp_path, capsys):
     assert {row["runtime"] for row in result["networks"]} == {"keras", "onnx"}
     assert "updater iterations" in result["summary"]
     assert (tmp_path / "bench.md").read_text().startswith(str(card))
+
+
+def test_int8_quantizes_the_networks_but_keeps_the_localizer_float():
+    import keras
+    import tensorflow as tf
+    from ai_edge_litert.interpreter import Interpreter
+
+    from export.formats import quantize_int8
+
+    def net(name):
+        inputs = keras.Input((16, 16, 1))
+        return keras.Model(inputs, keras.layers.Conv2D(8, 3, name=f"{name}_conv")(inputs), name=name)
+
+    inputs = keras.Input((16, 16, 1), batch_size=1)
+    model = keras.Model(inputs, [keras.layers.Flatten()(net(name)(inputs)) for name in ("localizer", "predictor")])
+    rng = np.random.default_rng(0)
+
+    def representative():
+        for _ in range(8):
+            yield [rng.uniform(-1, 1, (1, 16, 16, 1)).astype(np.float32)]
+
+    interpreter = Interpreter(model_content=quantize_int8(tf.lite.TFLiteConverter.from_keras_model(model),
+                                                          representative))
+    conv_outputs = {tensor["name"]: tensor["dtype"] for tensor in interpreter.get_tensor_details()
+                    if "_conv" in tensor["name"]}
+    assert {np.dtype(d) for n, d in conv_outputs.items() if "localizer" in n} == {np.dtype(np.float32)}
+    assert np.dtype(np.int8) in {np.dtype(d) for n, d in conv_outputs.items() if "predictor" in n}
