@@ -78,9 +78,10 @@ def check_frames(depth_mm, config: LoopConfig) -> np.ndarray:
         raise ValueError(f"expected depth frames of shape ({config.height}, {config.width}) or a batch of them, "
                          f"got {np.shape(depth_mm)}")
     frames = np.stack([validate_depth(d, f"depth frame {i}") for i, d in enumerate(depth)])
-    step = config.com_stride  # the pixels the loop's detection reads
+    step = config.com_stride
     for i, frame in enumerate(frames):
-        if not ((frame[::step, ::step] > DEPTH_MIN_MM) & (frame[::step, ::step] < DEPTH_MAX_MM)).any():
+        read = frame[::step, ::step]  # the pixels the loop's detection reads
+        if not ((read > DEPTH_MIN_MM) & (read < DEPTH_MAX_MM)).any():
             raise NoHandError(f"no hand found in depth frame {i}: no pixel between {DEPTH_MIN_MM:g} and "
                               f"{DEPTH_MAX_MM:g} mm")
     return frames

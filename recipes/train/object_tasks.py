@@ -95,11 +95,9 @@ def _hand_layer(image):
     return tf.where(image < BACKGROUND, image, tf.ones_like(image))
 
 
-def _flat_normalized(depth_mm, center_uvd, cube):
+def _normalized_crop(depth_mm, center_uvd, cube):
     """``(B, S, S)`` depth mm (0 = missing) -> ``(B, S, S, 1)`` cube units around ``center_uvd``'s depth."""
-    shape = tf.shape(depth_mm)
-    flat = normalize_depth(tf.reshape(depth_mm, [shape[0], -1]), center_uvd[:, 2], cube)
-    return tf.reshape(flat, [shape[0], CROP_SIZE, CROP_SIZE, 1])
+    return normalize_depth(depth_mm, center_uvd[:, 2], cube)[..., None]
 
 
 class _SceneUpdater(_SceneInputs, UpdaterTask):
@@ -128,7 +126,7 @@ class _SceneUpdater(_SceneInputs, UpdaterTask):
         u, v = crop_grid(batch[center], batch["cube"], batch["intrinsics"], CROP_SIZE, batch["angle"])
         model = self.object_model
         depth = render_object(model.kind, list(model.size_mm), rotation, translation, u, v, batch["intrinsics"])
-        return _flat_normalized(depth, batch[center], batch["cube"])
+        return _normalized_crop(depth, batch[center], batch["cube"])
 
     def hand_image_in_object_crop(self, hand_image, batch):
         """The synthesized hand ``(B, S, S, 1)`` of the hand crop, moved into the object crop (cube units)."""
@@ -136,7 +134,7 @@ class _SceneUpdater(_SceneInputs, UpdaterTask):
         u, v = crop_grid(batch["object_center_uvd"], cube, intr, CROP_SIZE, angle)
         x, y = crop_coordinates(u, v, batch["center_uvd"], cube, intr, CROP_SIZE, angle)
         depth = cube_to_depth(bilinear_sample(hand_image[..., 0], x, y, 1.0), batch["center_uvd"][:, 2], cube)
-        return _flat_normalized(depth, batch["object_center_uvd"], cube)
+        return _normalized_crop(depth, batch["object_center_uvd"], cube)
 
 
 class HandObjectUpdaterTask(_SceneUpdater):

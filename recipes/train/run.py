@@ -24,7 +24,6 @@ from zoo.loops import build_network, network_names
 from zoo.networks.synthesizer import FULL_STAGES
 
 
-
 def stages(config: LoopConfig) -> tuple[str, ...]:
     """The stages of ``config``'s loop, in the order ``all`` trains them (each trains the network of its name)."""
     return OBJECT_STAGES if config.object else HAND_STAGES

@@ -12,6 +12,12 @@ from zoo.camera import tf_uvd_to_xyz, tf_xyz_to_uvd
 from zoo.preprocess import DEPTH_MAX_MM, DEPTH_MIN_MM
 
 
+def per_crop(value, rank: int):
+    """``(B,)`` values (one per crop or frame) reshaped to ``(B, 1, ..., 1)`` of ``rank`` dimensions, to broadcast
+    against a ``(B, ...)`` tensor of that rank."""
+    return tf.reshape(value, [-1] + [1] * (rank - 1))
+
+
 def center_of_mass(depth_mm, intrinsics, cube: float, iterations: int = 3, stride: int = 1):
     """TF op of :func:`zoo.preprocess.center_of_mass`: ``(B, H, W)`` mm -> ``(B, 3)`` (u, v, d) pixels/mm.
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from zoo.layers.geometry import CubeLayer
+from zoo.layers.geometry import CubeLayer, per_crop
 
 BACKGROUND = 0.98
 """Normalised depth at or beyond which a synthesized pixel counts as background (missing, 0 mm) in the frame."""
@@ -41,10 +41,9 @@ class MinMerge(keras.layers.Layer):
 def cube_to_depth(image, center_z, cube):
     """Synthesized depth in cube units ``(B, ...)`` -> mm: ``s * cube / 2 + center_z``, 0 (missing) where
     ``s >= BACKGROUND``. ``center_z`` ``(B,)`` mm; ``cube`` mm, a number or ``(B,)``."""
-    expand = (slice(None),) + (None,) * (len(image.shape) - 1)
+    rank = len(image.shape)
     half = tf.convert_to_tensor(cube, image.dtype) / 2
-    half = half[expand] if len(half.shape) else half
-    depth = image * half + center_z[expand]
+    depth = image * (per_crop(half, rank) if len(half.shape) else half) + per_crop(center_z, rank)
     return tf.where(image < BACKGROUND, depth, tf.zeros_like(depth))
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from zoo.layers.geometry import per_crop
 from zoo.preprocess import CROP_SIZE, INVALID_DEPTH_MM
 
 
@@ -43,7 +44,7 @@ def bilinear_sample(image, x, y, fill, value_fn=None):
         return [(weight, tf.clip_by_value(i, 0, size - 1), (i >= 0) & (i < size))
                 for weight, i in ((1 - frac, index), (frac, index + 1))]
 
-    base = tf.reshape(tf.range(batch) * height * width, [-1] + [1] * (max(len(x.shape), len(y.shape)) - 1))
+    base = per_crop(tf.range(batch) * height * width, max(len(x.shape), len(y.shape)))
     result = 0.0
     for wy, iy, in_y in neighbours(y, height):
         row = base + iy * width
@@ -57,9 +58,8 @@ def bilinear_sample(image, x, y, fill, value_fn=None):
 
 def normalize_depth(depth_mm, center_z, cube):
     """TF op: depth ``(B, ...)`` mm to cube units around ``center_z`` ``(B,)``; missing depth and far side +1."""
-    per_crop = [-1] + [1] * (len(depth_mm.shape) - 1)
-    half = tf.reshape(cube / 2, per_crop)
-    norm = tf.clip_by_value((depth_mm - tf.reshape(center_z, per_crop)) / half, -1.0, 1.0)
+    rank = len(depth_mm.shape)
+    norm = tf.clip_by_value((depth_mm - per_crop(center_z, rank)) / per_crop(cube / 2, rank), -1.0, 1.0)
     missing = (depth_mm <= 0) | (depth_mm >= INVALID_DEPTH_MM)
     return tf.where(missing, tf.ones_like(norm), norm)
 
@@ -126,19 +126,14 @@ def crop_coordinates(u, v, center_uvd, cube, intrinsics, size: int = CROP_SIZE, 
         where the frame pixel lies outside the crop window.
     """
     hu, hv = _half_extent(center_uvd, cube, intrinsics)
-    rank = len(u.shape) - 1
-    expand = [slice(None)] + [None] * rank
-
-    def per_crop(value):
-        return value[tuple(expand)]
-
-    du = u - per_crop(center_uvd[:, 0] - 0.5)
-    dv = v - per_crop(center_uvd[:, 1] - 0.5)
+    rank = len(u.shape)
+    du = u - per_crop(center_uvd[:, 0] - 0.5, rank)
+    dv = v - per_crop(center_uvd[:, 1] - 0.5, rank)
     if rotation is not None:
-        cos, sin = per_crop(tf.cos(rotation)), per_crop(tf.sin(rotation))
+        cos, sin = per_crop(tf.cos(rotation), rank), per_crop(tf.sin(rotation), rank)
         du, dv = cos * du + sin * dv, cos * dv - sin * du
-    x = (du / per_crop(hu) + 1) * (size / 2) - 0.5
-    y = (dv / per_crop(hv) + 1) * (size / 2) - 0.5
+    x = (du / per_crop(hu, rank) + 1) * (size / 2) - 0.5
+    y = (dv / per_crop(hv, rank) + 1) * (size / 2) - 0.5
     return x, y
 
 
