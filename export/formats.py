@@ -43,8 +43,8 @@ error measured), a divisor can round to zero (LiteRT stops with ``div.cc data[i]
 FLOAT_NETWORKS = ("localizer",)
 """Networks int8 export keeps in float (matched in op names, so ``object_localizer`` too): the localizer places
 the crop every later network reads, and in int8 it lost the hand on some frames. Measured on 50 fresh frames
-(the entry's previous weights), joints' distance to the float loop: all networks int8, 8.7 mm mean and 148 mm max; localizer float, 3.6 mm and
-60 mm, for 9.7 MB instead of 5.8 MB."""
+(the entry's previous weights), joints' distance to the float loop: all networks int8, 8.7 mm mean and 148 mm
+max; localizer float, 3.6 mm and 60 mm, for 9.7 MB instead of 5.8 MB."""
 
 
 def quantize_int8(converter, calibration) -> bytes:

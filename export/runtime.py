@@ -38,10 +38,11 @@ class SavedModelRunner(ExportedModel):
 
 
 TFLITE_THREADS = 1
-"""LiteRT threads when the caller names none. Measured on 2 cores (synth-hand-lite loop, batch 1): 1 thread 17.0 ms,
-LiteRT's default 17.3 ms, 2 threads 20.5 ms; with other work running 18.6 / 35.4 / 20.9 ms. The loop's LiteRT time
-is mostly the full-frame geometry on single-threaded builtin kernels, and XNNPACK's threads gain nothing on
-batch-1 convolutions this small."""
+"""LiteRT threads when the caller names none. Chosen on the earlier loop, whose LiteRT time was mostly full-frame
+geometry on single-threaded builtin kernels (2 cores, synth-hand-lite, batch 1: 1 thread 17.0 ms, LiteRT's default
+17.3 ms, 2 threads 20.5 ms). The current loop, with half-resolution synthesizer convolutions and a cheaper centre of
+mass, measured 1 thread 6.6-6.9 ms, LiteRT's default 6.8-7.0 ms and 2 threads 5.6-5.7 ms (two runs): two threads
+now win here, and this default has not been revisited yet."""
 
 
 class TFLiteRunner(ExportedModel):
@@ -116,8 +117,9 @@ class TensorRTRunner(ExportedModel):
 def onnx_options(threads: int | None = None):
     """ONNX Runtime session options for the batch-1 loop: all graph optimisations (constant folding, Conv fusions,
     NCHWc layouts), sequential execution, ``threads`` intra-op threads (None: ONNX Runtime's default, one per
-    physical core). Measured on 2 cores (synth-hand-lite loop): sequential 6.3 ms vs parallel 8.0 ms; 1 thread
-    9.4 ms; turning intra-op spinning off 7.3 ms; basic optimisations only 6.8 ms."""
+    physical core). Measured on 2 cores (synth-hand-lite loop, batch 1, two runs): these options 3.3-3.5 ms;
+    parallel execution 8.0 ms; 1 thread 4.8 ms; intra-op spinning off 4.1-4.2 ms; basic optimisations only
+    3.8-4.0 ms."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()

@@ -13,9 +13,9 @@ SUPPORTED_ONNX_OPS = frozenset({
     # restricted to those a loop export may contain (OneHot: its depth must be a build-time constant, as in
     # Procrustes); an op outside this set fails the export's op-list test.
     "Abs", "Add", "And", "ArgMax", "AveragePool", "BatchNormalization", "Cast", "Ceil", "Clip", "Concat", "Constant",
-    "ConstantOfShape", "Conv", "ConvTranspose", "Cos", "DepthToSpace", "Div", "Einsum", "Equal", "Exp", "Expand", "Flatten", "Floor",
-    "Gather", "GatherElements", "GatherND", "Gemm", "Greater", "GreaterOrEqual", "Identity", "IsInf", "IsNaN", "Less",
-    "LessOrEqual", "MatMul", "Max", "MaxPool", "Min", "Mul", "Neg", "Not", "OneHot", "Or", "Pad", "Pow", "Range",
+    "ConstantOfShape", "Conv", "ConvTranspose", "Cos", "DepthToSpace", "Div", "Einsum", "Equal", "Exp", "Expand",
+    "Flatten", "Floor", "Gather", "GatherElements", "GatherND", "Gemm", "Greater", "GreaterOrEqual", "Identity",
+    "IsInf", "IsNaN", "Less", "LessOrEqual", "MatMul", "Max", "MaxPool", "Min", "Mul", "Neg", "Not", "OneHot", "Or", "Pad", "Pow", "Range",
     "ReduceMax", "ReduceMean", "ReduceMin", "ReduceProd", "ReduceSum", "Relu", "Reshape", "Resize", "ScatterND",
     "Shape", "Sigmoid", "Sin", "Slice", "Softmax", "Split", "Sqrt", "Squeeze", "Sub", "Tanh", "Tile", "TopK",
     "Transpose", "Unsqueeze", "Where", "Xor",

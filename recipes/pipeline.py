@@ -166,8 +166,8 @@ def training_dataset(frames: tf.data.Dataset, config: AugmentConfig, batch_size:
     per epoch (seeded), cropped in parallel, order-preserving map calls, batched and prefetched two batches ahead:
     cropping a frame alone keeps its depth in cache and never pads windows to a common size. Each decoded frame
     gives ``config.views_per_frame`` crops with their own augmentation (decoding costs about twice a crop: three
-    views gave 2.3x the crops per second of one here, enough for the light localizer-trunk networks). Frame ``n`` of the stream
-    (counting over epochs) draws its views' augmentation from the stateless seed ``(seed, n)``; example ``m``
+    views gave 2.3x the crops per second of one here, enough for the light localizer-trunk networks). Frame ``n``
+    of the stream (counting over epochs) draws its views' augmentation from the stateless seed ``(seed, n)``; example ``m``
     carries ``seed`` ``(2,)`` = ``(seed + 1, m)``, its own stateless seed for tasks that draw random numbers.
     """
     if shuffle_buffer:
