@@ -35,6 +35,9 @@ class AugmentConfig:
             the localizer's crops are taken, mm.
         views_per_frame: differently augmented crops taken from each decoded frame (decoding is the pipeline's
             dearest step; 3 let it outrun the light localizer-trunk networks on 2 cores).
+        center_errors: where the predictor's and updater's crops are centred: ``gaussian``, the reference joint
+            shifted by ``N(0, translation_mm)``; ``localizer``, also moved by one of the errors the trained localizer
+            made on the validation split (drawn uniformly), as the loop will centre them.
     """
 
     rotation_deg: float = 180.0
@@ -42,6 +45,7 @@ class AugmentConfig:
     translation_mm: float = 5.0
     localizer_jitter_mm: float = 10.0
     views_per_frame: int = 1
+    center_errors: str = "gaussian"
 
 
 @dataclasses.dataclass
@@ -50,6 +54,8 @@ class DataConfig:
 
     Attributes:
         train, test: shard folders (relative paths resolve against the working directory).
+        val: shard folder of frames of subjects neither in ``train`` nor in ``test``, measured after every epoch
+            (None: no validation).
         generate: None for real data; else ``{frames, seed, objects}`` per split for ``handloop data synth``.
         reference_joint: index of the joint the localizer finds and the crops centre on (middle MCP).
         shuffle_buffer: frames in the shuffle buffer.
@@ -57,6 +63,7 @@ class DataConfig:
 
     train: str = "data/synth-train"
     test: str = "data/synth-test"
+    val: str | None = None
     generate: dict | None = None
     reference_joint: int = 5
     shuffle_buffer: int = 2048
@@ -71,6 +78,10 @@ class StageConfig:
         steps_per_epoch: batches per epoch (None: the training set once).
         batch_size: global batch size (split across replicas).
         learning_rate: initial Adam learning rate; decays by ``decay`` each epoch.
+        grow_epochs: the synthesizer's epochs at each resolution below the full one (None: ``epochs``); the small
+            resolutions learn the coarse shape quickly and cost little.
+        jit_compile: compile the training step with XLA (the synthesizer's sub-pixel upsampling trains about twice
+            as fast with it on this project's CPU; the convolutional trunks do not gain).
         from_entry: instead of training, take the trained network of this name from this zoo entry (name or
             card path); the entry's network config must equal the recipe's.
     """
@@ -80,12 +91,23 @@ class StageConfig:
     batch_size: int = 64
     learning_rate: float = 1e-3
     decay: float = 0.9
+    grow_epochs: int | None = None
+    jit_compile: bool = False
     from_entry: str | None = None
 
 
 @dataclasses.dataclass
 class Recipe:
-    """A zoo entry's full training recipe."""
+    """A zoo entry's full training recipe.
+
+    Attributes:
+        seed: seeds the data order, the augmentation and every network's initial weights.
+        workdir: folder of the runs' checkpoints and logs (None: ``runs`` in the user cache,
+            :func:`zoo.fileio.user_cache`), kept outside the work tree so a run outlives a checkout.
+        stages_dir: folder of the finished stages' weights (float16) and cards; a relative path is relative to the
+            recipe's file (None: ``<run_dir>/stages``). The shipped recipes keep theirs beside them so finished
+            stages are committed and a fresh clone continues at the first unfinished stage.
+    """
 
     name: str
     model: dict
@@ -93,7 +115,8 @@ class Recipe:
     augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)
     stages: dict[str, StageConfig] = dataclasses.field(default_factory=dict)
     seed: int = 0
-    workdir: str = "runs"
+    workdir: str | None = None
+    stages_dir: str | None = None
 
     def stage(self, name: str) -> StageConfig:
         """The config of stage ``name``; ValueError naming the recipe's stages otherwise."""
@@ -103,8 +126,15 @@ class Recipe:
 
     @property
     def run_dir(self) -> Path:
-        """Folder holding this recipe's checkpoints, stage weights and TensorBoard logs."""
-        return Path(self.workdir) / self.name
+        """Folder holding this recipe's checkpoints, validation curves and TensorBoard logs."""
+        from zoo.fileio import user_cache
+
+        return Path(self.workdir or user_cache() / "runs") / self.name
+
+    @property
+    def finished_dir(self) -> Path:
+        """Folder of the finished stages' weights and cards (see ``stages_dir``)."""
+        return Path(self.stages_dir) if self.stages_dir else self.run_dir / "stages"
 
 
 def apply_overrides(tree: dict, overrides: list[str]) -> dict:
@@ -159,4 +189,7 @@ def load_recipe(spec: str | Path, overrides: list[str] = ()) -> Recipe:
         shipped = sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))
         raise FileNotFoundError(f"recipe {spec!r} not found: not a file, and not one of {shipped}")
     tree = yaml.safe_load(path.read_text()) or {}
-    return recipe_from_dict(apply_overrides(tree, list(overrides)))
+    recipe = recipe_from_dict(apply_overrides(tree, list(overrides)))
+    if recipe.stages_dir and not Path(recipe.stages_dir).is_absolute():
+        recipe.stages_dir = str(path.resolve().parent / recipe.stages_dir)
+    return recipe

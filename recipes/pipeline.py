@@ -74,7 +74,7 @@ def uncrop_points(points, center_xyz, cube, angle, intrinsics):
 
 
 def augment(batch: dict, config: AugmentConfig, seed, reference_joint: int, enabled: bool = True,
-            localizer: bool = False) -> dict:
+            localizer: bool = False, center_errors=None) -> dict:
     """Crops a batch of frames around jittered reference joints, with rotation and scale augmentation.
 
     Args:
@@ -86,6 +86,10 @@ def augment(batch: dict, config: AugmentConfig, seed, reference_joint: int, enab
             jitter is drawn either way.
         localizer: True crops around the centre-of-mass detection shifted by ``N(0, localizer_jitter_mm)``, as
             the loop's first crop sees it; ``offset`` is then the way to the reference joint.
+        center_errors: ``(K, 3)`` camera mm, or None: errors of the localizer's centres (its estimate minus the
+            reference joint, measured on frames it never saw); each crop centre (``localizer`` False) is moved by
+            one of them, drawn uniformly, on top of the augmentation's shift and whether or not ``enabled``, so the
+            predictor and updater learn from crops centred as wrongly as the loop will centre them.
     Returns:
         dict with ``crop`` ``(B, 128, 128, 1)`` normalised depth, ``pose`` ``(B, J, 3)`` cube units (y down)
         relative to ``center_xyz`` ``(B, 3)`` mm, ``offset`` ``(B, 3)`` cube units from the crop centre to the
@@ -99,6 +103,10 @@ def augment(batch: dict, config: AugmentConfig, seed, reference_joint: int, enab
         center_xyz = tf_uvd_to_xyz(batch["com_uvd"], intr) + draw["jitter"]
     else:
         center_xyz = joints_xyz[:, reference_joint] + draw["shift"]
+        if center_errors is not None:
+            key = tf.random.experimental.stateless_fold_in(seed, 5)
+            index = tf.random.stateless_uniform(tf.shape(cube), key, 0, tf.shape(center_errors)[0], dtype=tf.int32)
+            center_xyz += tf.gather(center_errors, index)
     crop, pose, _ = crop_around(batch["depth"], intr, center_xyz, cube, draw["angle"], joints_xyz)
     return {"crop": crop, "pose": pose, "offset": pose[:, reference_joint], "center_xyz": center_xyz, "cube": cube}
 
@@ -154,24 +162,23 @@ def augment_scene(batch: dict, config: AugmentConfig, seed, reference_joint: int
 
 
 def training_dataset(frames: tf.data.Dataset, config: AugmentConfig, batch_size: int, seed: int,
-                     reference_joint: int, augmented: bool = True, shuffle_buffer: int = 0,
-                     localizer: bool = False, scene_cube_mm: float | None = None,
-                     scene_crops: tuple[str, ...] = SCENE_CROPS) -> tf.data.Dataset:
+                     reference_joint: int, augmented: bool = True, localizer: bool = False,
+                     scene_cube_mm: float | None = None, scene_crops: tuple[str, ...] = SCENE_CROPS,
+                     center_errors=None) -> tf.data.Dataset:
     """Turns a dataset of parsed frames into batches of augmented crops (see :func:`augment`), endlessly.
 
     With ``scene_cube_mm`` set, frames are hand-object scenes cropped by :func:`augment_scene` instead, taking the
     ``scene_crops`` a task reads.
 
-    Frames (whole, or windowed as :func:`recipes.records.frames_dataset` gives them for training) are shuffled
-    per epoch (seeded), cropped in parallel, order-preserving map calls, batched and prefetched two batches ahead:
+    Frames (whole, or windowed as :func:`recipes.records.frames_dataset` gives them for training, shuffled there)
+    are repeated endlessly, cropped in parallel, order-preserving map calls, batched and prefetched two batches ahead:
     cropping a frame alone keeps its depth in cache and never pads windows to a common size. Each decoded frame
     gives ``config.views_per_frame`` crops with their own augmentation (decoding costs about twice a crop: three
     views gave 2.3x the crops per second of one here, enough for the light localizer-trunk networks). Frame ``n``
     of the stream (counting over epochs) draws its views' augmentation from the stateless seed ``(seed, n)``; example ``m``
     carries ``seed`` ``(2,)`` = ``(seed + 1, m)``, its own stateless seed for tasks that draw random numbers.
+    ``center_errors`` moves the hand crops' centres as the localizer would (see :func:`augment`).
     """
-    if shuffle_buffer:
-        frames = frames.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     seed, views = tf.cast(seed, tf.int64), config.views_per_frame
 
     def crop(index, frame):
@@ -183,7 +190,7 @@ def training_dataset(frames: tf.data.Dataset, config: AugmentConfig, batch_size:
         if scene_cube_mm:
             out = augment_scene(several, config, key, reference_joint, scene_cube_mm, augmented, scene_crops)
         else:
-            out = augment(several, config, key, reference_joint, augmented, localizer)
+            out = augment(several, config, key, reference_joint, augmented, localizer, center_errors)
         examples = index * views + tf.range(views, dtype=tf.int64)
         out["seed"] = tf.stack([tf.fill([views], seed + 1), examples], -1)
         return out

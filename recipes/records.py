@@ -284,14 +284,36 @@ def list_shards(directory: str | Path) -> list[Path]:
     return paths
 
 
-def frames_dataset(directory: str | Path, windowed: bool = False):
+def frames_dataset(directory: str | Path, windowed: bool = False, shuffle_buffer: int = 0, seed: int = 0):
     """A tf.data.Dataset of parsed frames (:func:`parse_example`, whole or ``windowed``) of a complete shard
-    folder."""
+    folder: once, in order; or, with ``shuffle_buffer``, endlessly in a seeded order.
+
+    Shuffled, pass ``p`` reads the shards in an order drawn from the stateless seed ``(seed, p)``, eight at a time
+    and interleaved; the records then go through blocks of ``shuffle_buffer`` each permuted with the stateless seed
+    ``(seed + 1, block)``. The order depends only on ``seed`` (no global random state, nothing shared between
+    iterators), so a resumed iterator carries on exactly; the records are parsed after the shuffle, so a training
+    checkpoint, which stores the current block, holds compressed records (about 24 KB per synthetic frame), not
+    decoded frames.
+    """
     import tensorflow as tf
 
     manifest = read_manifest(directory)
     files = [str(p) for p in list_shards(directory)]
     height, width = manifest["frame_size"]
-    return tf.data.TFRecordDataset(files).map(
-        lambda s: parse_example(s, manifest["num_joints"], height, width, windowed),
-        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if shuffle_buffer:
+        seed = tf.constant(seed, tf.int64)
+
+        def one_pass(index):
+            order = tf.random.experimental.stateless_shuffle(tf.constant(files), tf.stack([seed, index]))
+            return tf.data.Dataset.from_tensor_slices(order).interleave(
+                tf.data.TFRecordDataset, cycle_length=min(8, len(files)))
+
+        def permute(index, block):
+            return tf.random.experimental.stateless_shuffle(block, tf.stack([seed + 1, index]))
+
+        blocks = tf.data.Dataset.counter().flat_map(one_pass).batch(shuffle_buffer)
+        records = tf.data.Dataset.zip(tf.data.Dataset.counter(), blocks).map(permute).unbatch()
+    else:
+        records = tf.data.TFRecordDataset(files)
+    return records.map(lambda s: parse_example(s, manifest["num_joints"], height, width, windowed),
+                       num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

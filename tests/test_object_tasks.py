@@ -91,7 +91,8 @@ def test_updater_on_merged_image_loss_falls(recipe, frames, nets, tmp_path, whic
 
 
 def test_hand_object_recipe_has_every_stage_and_borrows_the_synthesizer(tmp_path):
-    recipe = load_recipe("synth-hand-object-lite", [f"workdir={tmp_path}"])
+    recipe = load_recipe("synth-hand-object-lite")
+    recipe.workdir = str(tmp_path)
     config = LoopConfig.from_dict(recipe.model)
     assert stages(config) == OBJECT_STAGES
     assert all(recipe.stage(name) for name in OBJECT_STAGES)

@@ -23,8 +23,9 @@ def trained(tmp_path_factory):
     stage = {"epochs": 1, "steps_per_epoch": 2, "batch_size": 4}
     recipe = {
         "name": "tiny-hand", "workdir": str(root / "runs"), "model": TINY_MODEL,
-        "data": {"train": str(root / "train"), "test": str(root / "test"), "shuffle_buffer": 8,
-                 "generate": {"train": {"frames": 12, "seed": 1}, "test": {"frames": 6, "seed": 1001}}},
+        "data": {"train": str(root / "train"), "test": str(root / "test"), "val": str(root / "val"),
+                 "shuffle_buffer": 8, "generate": {"train": {"frames": 12, "seed": 1}, "val": {"frames": 8, "seed": 2001},
+                                                   "test": {"frames": 6, "seed": 1001}}},
         "stages": {name: stage for name in ("localizer", "predictor", "synthesizer", "updater")},
     }
     path = root / "tiny-hand.yaml"
@@ -33,14 +34,42 @@ def trained(tmp_path_factory):
     return root
 
 
-def test_train_writes_stages_and_entry(trained, capsys):
-    for stage in ("localizer", "predictor", "synthesizer", "updater"):
-        assert (trained / "runs" / "tiny-hand" / stage / f"{stage}.weights.h5").is_file()
+HEADLINES = {"localizer": "centre_mm", "predictor": "joints_mm", "synthesizer": "silhouette_iou",
+             "updater": "iteration_2_mm"}
+"""The validation metric every stage's history and card must hold."""
+
+
+def test_train_writes_stages_validation_and_entry(trained, capsys):
+    import pandas as pd
+
+    finished = trained / "runs" / "tiny-hand" / "stages"
+    for stage, metric in HEADLINES.items():
+        assert (finished / f"{stage}.weights.h5").is_file()
+        card = json.loads((finished / f"{stage}.json").read_text())
+        assert card["images"] > 0 and card["seconds"] > 0 and len(card["sha256"]) == 64
+        history = pd.read_csv(finished / f"{stage}.history.csv")
+        assert metric in history and history[metric].notna().all() and metric in card["validation"]
+    assert pd.read_csv(finished / "synthesizer.history.csv")["run"].tolist() == [
+        f"synthesizer-{8 * 2**k}" for k in range(5)]
+    assert (finished / "localizer.errors.npy").is_file()
     card = json.loads((trained / "entry" / "tiny-hand.json").read_text())
     assert card["metrics"]["test_frames"] == 6 and card["metrics"]["mean_mm"] > 0
-    # A second run finds every stage done and only re-assembles.
-    assert main(["train", str(trained / "tiny-hand.yaml"), "--stage", "predictor", "--no-progress"]) == 0
-    assert "predictor:" in capsys.readouterr().out
+
+
+def test_finished_stages_are_skipped_with_a_message(trained, tmp_path, capsys):
+    """A fresh clone holds the committed finished stages but no run folder: every stage is skipped, by name."""
+    import shutil
+
+    tree = yaml.safe_load((trained / "tiny-hand.yaml").read_text())
+    shutil.copytree(trained / "runs" / "tiny-hand" / "stages", tmp_path / "stages")
+    tree.update(workdir=str(tmp_path / "runs"), stages_dir="stages")
+    (tmp_path / "tiny-hand.yaml").write_text(yaml.safe_dump(tree))
+    capsys.readouterr()
+    assert main(["train", str(tmp_path / "tiny-hand.yaml"), "--no-progress", "--entry-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    for stage in HEADLINES:
+        assert f"{stage}: finished earlier, skipped: {tmp_path / 'stages' / stage}.weights.h5" in out
+    assert not (tmp_path / "runs" / "tiny-hand").exists()
 
 
 def test_demo_json_and_figure(trained, tmp_path, capsys):
@@ -75,7 +104,7 @@ def trained_object(tmp_path_factory):
 
 def test_train_hand_object_recipe_writes_every_stage_and_object_metrics(trained_object, capsys):
     for stage in OBJECT_STAGES:
-        assert (trained_object / "runs" / "tiny-object" / stage / f"{stage}.weights.h5").is_file()
+        assert (trained_object / "runs" / "tiny-object" / "stages" / f"{stage}.weights.h5").is_file()
     card = json.loads((trained_object / "entry" / "tiny-object.json").read_text())
     metrics = card["metrics"]
     assert card["config"]["object"] == "cuboid-large" and metrics["test_frames"] == 4

@@ -30,8 +30,8 @@ class OffsetTask(Task):
         return keras.Model(x, keras.layers.Dense(3)(y))
 
     def build_inputs(self, batch_size):
-        return training_dataset(blob_frames(32), AugmentConfig(), batch_size, seed=3, reference_joint=5,
-                                shuffle_buffer=32, localizer=True)
+        frames = blob_frames(32).shuffle(32, seed=3, reshuffle_each_iteration=True)
+        return training_dataset(frames, AugmentConfig(), batch_size, seed=3, reference_joint=5, localizer=True)
 
     def per_example_loss(self, model, batch):
         return tf.reduce_sum(tf.square(model(batch["crop"], training=True) - batch["offset"]), -1)

@@ -39,6 +39,14 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
                 tmp.unlink()
 
 
+def user_cache() -> Path:
+    """handloop's per-user cache folder: ``$HANDLOOP_CACHE``, else ``$XDG_CACHE_HOME/handloop``, else
+    ``~/.cache/handloop`` (training runs and downloads; it outlives a clone of the repository)."""
+    if os.environ.get("HANDLOOP_CACHE"):
+        return Path(os.environ["HANDLOOP_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "handloop"
+
+
 def write_text(path: str | os.PathLike, text: str) -> None:
     """Writes ``text`` to ``path`` atomically."""
     with atomic_path(path) as tmp:

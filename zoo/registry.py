@@ -41,7 +41,8 @@ class Entry:
         return self.weights.stat().st_size / 1e6 if self.weights.is_file() else float("nan")
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -94,7 +95,7 @@ def build_loop(entry: Entry, iterations: int | None = None):
 
     if not entry.weights.is_file():
         raise FileNotFoundError(f"weights of zoo entry {entry.name!r} not found: {entry.weights}")
-    if _sha256(entry.weights) != entry.sha256:
+    if file_sha256(entry.weights) != entry.sha256:
         raise RegistryError(f"{entry.weights} is corrupt or was modified: its SHA-256 does not match the card")
     config = entry.config if iterations is None else dataclasses.replace(entry.config, iterations=iterations)
     loop = loops.build_loop(entry.config)
@@ -116,7 +117,7 @@ def load(name_or_path: str | Path, iterations: int | None = None):
     return HandPoseModel(loop, config, entry.name)
 
 
-def _copy_float16(source: Path, target: Path) -> None:
+def copy_float16(source: Path, target: Path) -> None:
     """Copies a Keras ``.weights.h5`` file, storing its float32 arrays as float16 (same groups and attributes)."""
     import h5py
     import numpy as np
@@ -142,8 +143,8 @@ def save_entry(loop, config: LoopConfig, name: str, metrics: dict, directory: Pa
     with atomic_path(weights) as tmp, tempfile.TemporaryDirectory() as scratch:
         full = Path(scratch) / "full.weights.h5"
         loop.save_weights(full)
-        _copy_float16(full, tmp)
+        copy_float16(full, tmp)
     card = {"name": name, "description": description, "config": config.to_dict(), "weights": weights.name,
-            "sha256": _sha256(weights), "metrics": metrics, "parameters": int(loop.count_params())}
+            "sha256": file_sha256(weights), "metrics": metrics, "parameters": int(loop.count_params())}
     write_text(directory / f"{name}.json", json.dumps(card, indent=2))
     return read_entry(directory / f"{name}.json")

@@ -2,24 +2,34 @@
 
 Hand loop: localizer, predictor, synthesizer (grown 8 -> 128 px), updater. Hand-object loop (the recipe's
 ``model.object`` names the object): localizer and object localizer (on the scene crop), predictor, object
-predictor, synthesizer, updater and object updater (each on its merged image). Each stage writes
-``<run_dir>/<stage>/<network>.weights.h5`` when it finishes and resumes from its own checkpoint when interrupted;
-a finished stage is skipped. The updater stages load the predictors' and the synthesizer's weights. A stage whose
-config names ``from_entry`` takes that zoo entry's trained network instead of training one (e.g. the hand-object
-loop's synthesizer, which renders the hand alone, from the hand loop's entry).
+predictor, synthesizer, updater and object updater (each on its merged image). A stage trains in
+``<run_dir>/<stage>`` (checkpoints, TensorBoard, its validation history) and resumes from there when interrupted;
+when it finishes, its weights (float16), a card (training time, images seen, final validation, SHA-256) and its
+validation history go to the recipe's finished-stages folder (:attr:`recipes.config.Recipe.finished_dir`), and a
+finished stage is skipped. The shipped recipes keep that folder in the repository, so each stage is committed as
+it finishes and a fresh clone continues at the first unfinished one. The updater stages load the predictors' and
+the synthesizer's finished weights. A stage whose config names ``from_entry`` takes that zoo entry's trained
+network instead of training one (e.g. the hand-object loop's synthesizer, which renders the hand alone, from the
+hand loop's entry).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import tempfile
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import tensorflow as tf
 
 from recipes.config import HAND_STAGES, OBJECT_STAGES, Recipe
 from recipes.records import frames_dataset
 from recipes.train import object_tasks, tasks
-from recipes.train.trainer import fit
+from recipes.train.trainer import FitResult, fit
 from zoo.config import LoopConfig
+from zoo.fileio import atomic_path, write_text
 from zoo.loops import build_network, network_names
 from zoo.networks.synthesizer import FULL_STAGES
 
@@ -29,20 +39,50 @@ def stages(config: LoopConfig) -> tuple[str, ...]:
     return OBJECT_STAGES if config.object else HAND_STAGES
 
 
-def prepare_frames(recipe: Recipe, split: str) -> tf.data.Dataset:
-    """Parsed frames of the recipe's ``train`` (windowed, for the training pipeline) or ``test`` (whole frames,
-    cached) shard folder, generating synthetic shards if missing."""
-    directory = Path(getattr(recipe.data, split))
-    if recipe.data.generate is not None:
+def prepare_frames(recipe: Recipe, split: str) -> tf.data.Dataset | None:
+    """Parsed frames of the recipe's ``train`` (windowed and shuffled, for the training pipeline; the validation
+    split is made ready too), ``val`` or ``test`` (whole frames, cached) shard folder, generating synthetic shards
+    if missing; None for a ``val`` the recipe does not have."""
+    directory = getattr(recipe.data, split)
+    if directory is None:
+        return None
+    if recipe.data.generate is not None and split in recipe.data.generate:
         from recipes.synth.generate import SynthSettings, generate
 
-        generate(SynthSettings(**recipe.data.generate[split]), directory)
-    return frames_dataset(directory).cache() if split == "test" else frames_dataset(directory, windowed=True)
+        generate(SynthSettings(**recipe.data.generate[split]), Path(directory))
+    if split == "train":
+        prepare_frames(recipe, "val")
+        return frames_dataset(directory, windowed=True, shuffle_buffer=recipe.data.shuffle_buffer, seed=recipe.seed)
+    return frames_dataset(directory).cache()
 
 
 def stage_weights(recipe: Recipe, stage: str) -> Path:
-    """Final weights file of a stage of ``recipe``."""
-    return recipe.run_dir / stage / f"{stage}.weights.h5"
+    """Final weights file of a stage of ``recipe`` (float16, in its finished-stages folder)."""
+    return recipe.finished_dir / f"{stage}.weights.h5"
+
+
+def finish_stage(recipe: Recipe, stage: str, results: list[FitResult]) -> Path:
+    """Writes a trained stage to the recipe's finished-stages folder: ``<stage>.weights.h5`` (float16),
+    ``<stage>.history.csv`` (the validation rows of its runs: one per synthesizer resolution) and ``<stage>.json``
+    (images seen, training seconds, final validation, SHA-256 of the weights); the weights last, so a stage counts as
+    finished only once everything is there. Returns the weights' path."""
+    from zoo.registry import copy_float16, file_sha256
+
+    final = stage_weights(recipe, stage)
+    history = pd.concat([pd.DataFrame(r.history).assign(run=r.weights_path.stem.split(".")[0]) for r in results])
+    write_text(final.with_name(f"{stage}.history.csv"), history.to_csv(index=False))
+    with tempfile.TemporaryDirectory() as scratch:
+        staged = Path(scratch) / final.name
+        copy_float16(results[-1].weights_path, staged)
+        card = {"stage": stage, "recipe": recipe.name, "images": int(sum(r.history[-1]["images"] for r in results)),
+                "seconds": round(sum(r.history[-1]["seconds"] for r in results), 1),
+                "validation": {k: v for k, v in results[-1].history[-1].items()
+                               if k not in ("epoch", "images", "seconds", "loss", "learning_rate")},
+                "sha256": file_sha256(staged)}
+        write_text(final.with_name(f"{stage}.json"), json.dumps(card, indent=2))
+        with atomic_path(final) as tmp:
+            Path(staged).replace(tmp)
+    return final
 
 
 def load_network(recipe: Recipe, stage: str, config: LoopConfig):
@@ -70,26 +110,25 @@ def take_from_entry(recipe: Recipe, stage: str, config: LoopConfig, entry_name: 
             raise ValueError(f"stage {stage!r} cannot come from entry {entry.name!r}: its {key} is {theirs.get(key)} "
                              f"while the recipe's is {mine.get(key)}")
     final = stage_weights(recipe, stage)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    temporary = final.with_name(f".tmp-{final.name}")
-    load(entry_name).model.get_layer(stage).save_weights(temporary)
-    temporary.replace(final)
+    with atomic_path(final) as tmp:
+        load(entry_name).model.get_layer(stage).save_weights(tmp)
     return final
 
 
-def _train_synthesizer(recipe: Recipe, frames, config: LoopConfig, strategy, progress: bool) -> Path:
-    """Grows the synthesizer from 8 px to full size, each size resuming from the previous one's weights."""
+def _train_synthesizer(recipe: Recipe, frames, config: LoopConfig, strategy, progress: bool,
+                       checkpoint_seconds: float) -> list[FitResult]:
+    """Grows the synthesizer from 8 px to full size, each size starting from the previous one's weights (``epochs``
+    at full size, ``grow_epochs`` below it); a size already trained in this run folder is resumed (it returns at
+    once with its weights and history)."""
     settings, workdir = recipe.stage("synthesizer"), recipe.run_dir / "synthesizer"
-    previous = None
+    results, previous = [], None
     for grown in range(FULL_STAGES + 1):
         task = tasks.SynthesizerTask(recipe, frames, config, grown, previous)
-        previous = workdir / f"{task.name}.weights.h5"
-        if not previous.is_file():
-            fit(task, settings, workdir / task.name, strategy, progress=progress)
-            (workdir / task.name / previous.name).replace(previous)
-    final = stage_weights(recipe, "synthesizer")
-    previous.replace(final)
-    return final
+        epochs = settings.epochs if grown == FULL_STAGES or settings.grow_epochs is None else settings.grow_epochs
+        results.append(fit(task, dataclasses.replace(settings, epochs=epochs), workdir / task.name, strategy,
+                           progress=progress, checkpoint_seconds=checkpoint_seconds))
+        previous = results[-1].weights_path
+    return results
 
 
 def _task(recipe: Recipe, stage: str, frames, config: LoopConfig):
@@ -116,8 +155,11 @@ def _task(recipe: Recipe, stage: str, frames, config: LoopConfig):
                                           net("predictor"))
 
 
-def train_stage(recipe: Recipe, stage: str, frames: tf.data.Dataset, strategy=None, progress: bool = True) -> Path:
-    """Trains one stage of ``recipe`` on ``frames`` (parsed frame dicts) unless it is done; returns its weights."""
+def train_stage(recipe: Recipe, stage: str, frames: tf.data.Dataset, strategy=None, progress: bool = True,
+                checkpoint_seconds: float = 600.0) -> Path:
+    """Trains one stage of ``recipe`` on ``frames`` (parsed frame dicts) unless it is done; returns its weights.
+
+    ``checkpoint_seconds``: wall time between checkpoints within an epoch (:func:`recipes.train.trainer.fit`)."""
     config = LoopConfig.from_dict(recipe.model)
     if stage not in stages(config):
         raise ValueError(f"unknown stage {stage!r} for this loop: expected one of {stages(config)} or 'all'")
@@ -128,9 +170,15 @@ def train_stage(recipe: Recipe, stage: str, frames: tf.data.Dataset, strategy=No
     if settings.from_entry:
         return take_from_entry(recipe, stage, config, settings.from_entry)
     if stage == "synthesizer":
-        return _train_synthesizer(recipe, frames, config, strategy, progress)
+        return finish_stage(recipe, stage, _train_synthesizer(recipe, frames, config, strategy, progress,
+                                                              checkpoint_seconds))
     task = _task(recipe, stage, frames, config)
-    return fit(task, settings, recipe.run_dir / stage, strategy, progress=progress).weights_path
+    result = fit(task, settings, recipe.run_dir / stage, strategy, progress=progress,
+                 checkpoint_seconds=checkpoint_seconds)
+    if isinstance(task, tasks.LocalizerTask) and recipe.data.val:
+        with atomic_path(recipe.finished_dir / tasks.LOCALIZER_ERRORS) as tmp, open(tmp, "wb") as handle:
+            np.save(handle, task.center_errors_mm(result.model))
+    return finish_stage(recipe, stage, [result])
 
 
 def assemble(recipe: Recipe, directory: Path | None = None, test_frames: int | None = None):

@@ -6,27 +6,76 @@ model and loss; :func:`recipes.train.trainer.fit` runs them all.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import zlib
+
 import keras
 import numpy as np
 import tensorflow as tf
 
 from recipes.config import Recipe
 from recipes.pipeline import training_dataset
+from recipes.records import frames_dataset, read_manifest
 from recipes.train.trainer import Task
 from zoo import networks
 from zoo.config import LoopConfig
 
+LOCALIZER_ERRORS = "localizer.errors.npy"
+"""File in a recipe's finished-stages folder: ``(K, 3)`` float32 camera mm, the trained localizer's centre minus
+the reference joint on each validation frame (what ``augment.center_errors: localizer`` draws from)."""
+
+VALIDATION_BATCH = 64
+
 
 class _RecipeTask(Task):
-    """Holds the recipe, its loop config and the stream of training frames."""
+    """Holds the recipe, its loop config and the stream of training frames (shuffled, see
+    :func:`recipes.records.frames_dataset`); validates on the recipe's ``data.val`` split when it has one."""
 
     def __init__(self, recipe: Recipe, frames: tf.data.Dataset, config: LoopConfig):
         self.recipe, self.frames, self.config = recipe, frames, config
 
+    @property
+    def seed(self) -> int:
+        """Initial-weights seed: the recipe's seed and the task's name, so each network starts differently."""
+        return zlib.crc32(f"{self.recipe.seed}:{self.name}".encode()) & 0x7FFFFFFF
+
+    @functools.cached_property
+    def center_errors(self):
+        """``(K, 3)`` camera mm localizer errors the hand crops are centred with, or None (``gaussian``)."""
+        if self.recipe.augment.center_errors == "gaussian":
+            return None
+        path = self.recipe.finished_dir / LOCALIZER_ERRORS
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} is missing: augment.center_errors is 'localizer', so the localizer "
+                                    "stage must be trained first (--stage localizer)")
+        return tf.constant(np.load(path), tf.float32)
+
     def build_inputs(self, batch_size: int, localizer: bool = False) -> tf.data.Dataset:
         return training_dataset(self.frames, self.recipe.augment, batch_size, self.recipe.seed,
-                                self.recipe.data.reference_joint, shuffle_buffer=self.recipe.data.shuffle_buffer,
-                                localizer=localizer)
+                                self.recipe.data.reference_joint, localizer=localizer,
+                                center_errors=None if localizer else self.center_errors)
+
+    def validation_batches(self, localizer: bool = False, center_errors: bool = True) -> list[dict]:
+        """The ``data.val`` frames cropped as the loop sees them, once each, in batches of
+        :data:`VALIDATION_BATCH` (empty without a validation split): no rotation or scale augmentation; the
+        localizer's crops around the centre-of-mass detection itself, the others around the reference joint
+        moved by the localizer's errors (``center_errors`` and ``augment.center_errors: localizer``)."""
+        if not self.recipe.data.val:
+            return []
+        if not hasattr(self, "_validation"):
+            self._validation = {}
+        key = (localizer, center_errors)
+        if key not in self._validation:
+            config = dataclasses.replace(self.recipe.augment, views_per_frame=1, localizer_jitter_mm=0.0)
+            frames = read_manifest(self.recipe.data.val)["frames"]
+            size = min(VALIDATION_BATCH, frames)
+            batches = training_dataset(frames_dataset(self.recipe.data.val, windowed=True), config,
+                                       size, self.recipe.seed, self.recipe.data.reference_joint,
+                                       augmented=False, localizer=localizer,
+                                       center_errors=self.center_errors if center_errors and not localizer else None)
+            self._validation[key] = list(batches.take(frames // size))
+        return self._validation[key]
 
 
 def squared_distance(a, b):
@@ -34,8 +83,18 @@ def squared_distance(a, b):
     return tf.reduce_sum(tf.reshape(tf.square(a - b), [tf.shape(a)[0], -1]), -1)
 
 
+def mean_joint_mm(estimate, batch) -> float:
+    """Mean 3D distance, mm, between ``(B, P, 3)`` cube-unit points and the batch's true ``pose``."""
+    distance = tf.norm(estimate - batch["pose"], axis=-1) * batch["cube"][:, None] / 2
+    return float(tf.reduce_mean(distance))
+
+
 class LocalizerTask(_RecipeTask):
-    """Localizer: crop around a jittered centre -> offset to the reference joint, squared L2 (eq. 5)."""
+    """Localizer: crop around a jittered centre -> offset to the reference joint, squared L2 (eq. 5).
+
+    Validated on the crop around the centre-of-mass detection itself, as the loop's first crop: ``centre_mm``,
+    the mean distance from its estimate to the reference joint.
+    """
 
     name = "localizer"
 
@@ -47,6 +106,18 @@ class LocalizerTask(_RecipeTask):
 
     def per_example_loss(self, model, batch):
         return squared_distance(model(batch["crop"], training=True), batch["offset"])
+
+    def center_errors_mm(self, model) -> np.ndarray:
+        """``(K, 3)`` camera mm: the estimated minus the true reference joint on each validation frame."""
+        return np.concatenate([((model(b["crop"], training=False) - b["offset"]) * b["cube"][:, None] / 2).numpy()
+                               for b in self.validation_batches(localizer=True)]).astype(np.float32)
+
+    def validate(self, model):
+        if not self.recipe.data.val:
+            return {}
+        errors = self.center_errors_mm(model)
+        return {"centre_mm": float(np.linalg.norm(errors, axis=-1).mean()),
+                "centre_rms_mm": float(np.sqrt(np.mean(errors**2, axis=0)).mean())}
 
 
 def fit_pca(poses: np.ndarray, components: int) -> tuple[np.ndarray, np.ndarray]:
@@ -75,6 +146,16 @@ class PredictorTask(_RecipeTask):
 
     def per_example_loss(self, model, batch):
         return squared_distance(model(batch["crop"], training=True), batch["pose"])
+
+    def validate(self, model):
+        batches = self.validation_batches()
+        if not batches:
+            return {}
+        return {"joints_mm": float(np.mean([mean_joint_mm(model(b["crop"], training=False), b) for b in batches]))}
+
+
+FOREGROUND = 0.5
+"""Normalised depth below which a crop pixel belongs to the hand's silhouette (the background is +1)."""
 
 
 class SynthesizerTask(_RecipeTask):
@@ -109,17 +190,40 @@ class SynthesizerTask(_RecipeTask):
         image = model(batch["pose"], training=False)
         return {"target": (self._target(batch["crop"]) + 1) / 2, "synthesized": (image + 1) / 2}
 
+    def validate(self, model):
+        """The image of the true pose against the true crop at this resolution: ``silhouette_iou`` (pixels below
+        :data:`FOREGROUND` in each) and ``depth_mae_mm``, the mean absolute depth difference inside the true
+        silhouette in mm."""
+        batches = self.validation_batches(center_errors=False)
+        if not batches:
+            return {}
+        intersection = union = error = inside = 0.0
+        for b in batches:
+            image, target = model(b["pose"], training=False), self._target(b["crop"])
+            mine, theirs = image < FOREGROUND, target < FOREGROUND
+            intersection += float(tf.reduce_sum(tf.cast(mine & theirs, tf.float32)))
+            union += float(tf.reduce_sum(tf.cast(mine | theirs, tf.float32)))
+            mm = tf.abs(image - target) * b["cube"][:, None, None, None] / 2
+            error += float(tf.reduce_sum(tf.where(theirs, mm, 0.0)))
+            inside += float(tf.reduce_sum(tf.cast(theirs, tf.float32)))
+        return {"silhouette_iou": intersection / max(union, 1.0), "depth_mae_mm": error / max(inside, 1.0)}
+
 
 class UpdaterTask(_RecipeTask):
     """Updater with the hinge loss of section 3.5 on poses drawn from the training set T_D.
 
     For each example one pose ``p'`` is drawn from T_D: the ground truth ``p`` (its update should be zero), the
-    predictor's output, Gaussian copies of either (sigma 0.02-0.15 cube units), and, from epoch 2 on (the set
-    grows every ``grow_every`` epochs), poses made by applying the current updater to those, and ``p + e`` with
-    ``e`` drawn from the distribution of errors the current loop still makes (a buffer of observed ``p'' - p``,
-    refreshed each time the set grows). The set is built online from each augmented batch rather than stored,
-    since a stored pose would not match the re-augmented image. Loss (lambda = 0.6):
+    predictor's output, Gaussian copies of either (sigma 0.02-0.15 cube units), and, once the set has grown (every
+    ``grow_every`` epochs), the poses made by applying the current updater to the predictor's output or to a
+    Gaussian copy, once and, from the second growth on, twice (the paper adds the updated poses to T_D for good, so
+    its set holds poses updated as often as it has grown; the loop's own iterations start from these), and
+    ``p + e`` with ``e`` drawn from the distribution of errors the current loop still makes (a buffer of observed
+    ``p'' - p``, refreshed each time the set grows). The set is built online from each augmented batch rather than
+    stored, since a stored pose would not match the re-augmented image. Loss (lambda = 0.6):
     ``max(0, ||p' + updater(D, synth(p')) - p|| - lambda ||p' - p||)``.
+
+    Validated as the loop runs: ``joints_mm`` after the loop's iterations from the predictor's pose, and
+    ``iteration_K_mm`` after each (``iteration_0_mm``: the predictor).
 
     Subclasses change what is updated (``crop_key``, ``pose_key``: the batch's input crop and true pose), the
     network (:meth:`build_model`) and the image it is compared with (:meth:`image`).
@@ -161,16 +265,18 @@ class UpdaterTask(_RecipeTask):
         """Draws one T_D pose ``(B, P, 3)`` per example (see the class docstring)."""
         truth = batch[self.pose_key]
         size = tf.shape(truth)[0]
-        keys = tf.random.experimental.stateless_split(batch["seed"][0], 5)
+        keys = tf.random.experimental.stateless_split(batch["seed"][0], 6)
         predicted = self.predictor(batch[self.crop_key], training=False)
         sigma = tf.random.stateless_uniform([size, 1, 1], keys[0], 0.02, 0.15)
         base = tf.where(tf.random.stateless_uniform([size, 1, 1], keys[1]) < 0.5, truth, predicted)
         noisy = base + sigma * tf.random.stateless_normal(tf.shape(truth), keys[2])
-        applied = tf.cond(self.grown > 0, lambda: self.update(model, batch, noisy), lambda: noisy)
+        start = tf.where(tf.random.stateless_uniform([size, 1, 1], keys[5]) < 0.5, predicted, noisy)
+        once = tf.cond(self.grown > 0, lambda: self.update(model, batch, start), lambda: start)
+        twice = tf.cond(self.grown > 1, lambda: self.update(model, batch, once), lambda: once)
         index = tf.random.stateless_uniform([size], keys[3], 0, self.buffer_size, dtype=tf.int64)
         observed = truth + tf.gather(self.errors, index)
-        pools = tf.stack([truth, predicted, noisy, applied, observed], 1)
-        kinds = tf.where(self.grown > 0, 5, 3)  # the last two join once the set has grown
+        pools = tf.stack([truth, predicted, noisy, once, observed, twice], 1)
+        kinds = tf.where(self.grown > 1, 6, tf.where(self.grown > 0, 5, 3))  # the updated poses join as T_D grows
         choice = tf.random.stateless_uniform([size], keys[4], 0, kinds, dtype=tf.int32)
         return tf.gather(pools, choice, batch_dims=1)
 
@@ -180,6 +286,18 @@ class UpdaterTask(_RecipeTask):
         moved = tf.reshape(self.update(model, batch, start, training=True), tf.shape(truth))
         before = tf.norm(tf.reshape(start, tf.shape(truth)) - truth, axis=-1)
         return tf.nn.relu(tf.norm(moved - truth, axis=-1) - self.hinge_lambda * before)
+
+    def validate(self, model):
+        batches = self.validation_batches()
+        if not batches:
+            return {}
+        errors = np.zeros(self.config.iterations + 1)
+        for b in batches:
+            pose = self.predictor(b[self.crop_key], training=False)
+            for k in range(self.config.iterations + 1):
+                errors[k] += mean_joint_mm(pose, b) / len(batches)
+                pose = self.update(model, b, pose)
+        return {"joints_mm": errors[-1], **{f"iteration_{k}_mm": e for k, e in enumerate(errors)}}
 
     def image_summaries(self, model, batch):
         crop = batch[self.crop_key]

@@ -16,22 +16,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stage", default="all", choices=[*OBJECT_STAGES, "all"],
                         help="which network to train (default: all of the recipe's loop, in order, skipping finished "
                              "stages; the object_* stages exist for hand-object recipes)")
+    parser.add_argument("--workdir", metavar="DIR",
+                        help="folder of the runs' checkpoints and logs (default: the recipe's workdir, else runs/ in "
+                             "the user cache, ~/.cache/handloop)")
     parser.add_argument("--entry-dir", metavar="DIR",
                         help="after training, write the zoo entry (card + weights) here (default <run>/entry)")
     parser.add_argument("--test-frames", type=int, help="evaluate the entry on this many test frames (default all)")
+    parser.add_argument("--checkpoint-every", type=float, default=600.0, metavar="SECONDS",
+                        help="also checkpoint within an epoch after this many seconds of training (default 600), so "
+                             "a killed run loses at most that much")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
 def run(args: argparse.Namespace) -> int:
     from recipes.config import load_recipe
-    from recipes.train.run import assemble, prepare_frames, stages, train_stage
+    from recipes.train.run import assemble, prepare_frames, stage_weights, stages, train_stage
     from zoo.config import LoopConfig
 
     recipe = load_recipe(args.recipe, args.overrides)
+    if args.workdir:
+        recipe.workdir = args.workdir
     frames = prepare_frames(recipe, "train")
     for stage in stages(LoopConfig.from_dict(recipe.model)) if args.stage == "all" else (args.stage,):
-        path = train_stage(recipe, stage, frames, progress=not args.no_progress)
-        print(f"{stage}: {path}")
+        finished = stage_weights(recipe, stage).is_file()
+        path = train_stage(recipe, stage, frames, progress=not args.no_progress,
+                           checkpoint_seconds=args.checkpoint_every)
+        print(f"{stage}: {'finished earlier, skipped' if finished else 'trained'}: {path}")
     if args.stage == "all":
         entry, table = assemble(recipe, args.entry_dir, args.test_frames)
         print(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
