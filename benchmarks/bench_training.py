@@ -2,9 +2,13 @@
 
     python benchmarks/bench_training.py --recipe synth-hand-lite --steps 30
     python benchmarks/bench_training.py --recipe synth-hand-object-lite
+    python benchmarks/bench_training.py --variants --steps 10   # float32 vs XLA vs bfloat16 per network
 
 Each row: median images/s over ``--repeats`` timed runs of ``--steps`` batches after one warm-up run, at the
-recipe's batch size, with TensorFlow's default thread pools on this machine's cores. The pipeline row reads,
+recipe's batch size, with TensorFlow's default thread pools on this machine's cores. Network rows train the way
+the recipe's stage does (XLA where its ``jit_compile`` says so); with ``--variants`` every network is also timed
+in float32 without XLA, with XLA, and with Keras' ``mixed_bfloat16`` policy (bfloat16 compute, float32 weights),
+so the table shows what each option pays on this CPU. The pipeline row reads,
 decodes, augments and crops frames from the recipe's training shards without training anything (a hand-object
 recipe has one per set of crops its tasks read), with 1 and 3 differently
 augmented views per decoded frame (``augment.views_per_frame``); the pipeline must
@@ -66,7 +70,9 @@ def main() -> None:
                         help="recipe override, e.g. --set data.generate.train.frames=2000 --set data.train=DIR")
     parser.add_argument("--steps", type=int, default=30, help="batches per timed run")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--out", default="results")
+    parser.add_argument("--variants", action="store_true",
+                        help="time every network in float32, float32 + XLA and mixed_bfloat16")
+    parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -104,24 +110,35 @@ def main() -> None:
                          "images_per_s": _rate(read, args.steps, batch, args.repeats)})
         task.recipe = recipe
     for name, task in candidates.items():
-        model = networks.build_predictor(config.predictor, config.num_joints) if name == "predictor" \
-            else task.build_model()  # (the predictor task would fit its PCA first: not part of a training step)
-        optimizer = keras.optimizers.Adam()
+        stage = recipe.stage(task.name.split("-")[0])
         fixed = next(iter(task.build_inputs(batch)))  # train on one batch: this row times the network, not the data
+        variants = {"as in the recipe": ("float32", stage.jit_compile)}
+        if args.variants:
+            variants = {"float32": ("float32", False), "float32 + XLA": ("float32", True),
+                        "mixed_bfloat16": ("mixed_bfloat16", False), **variants}
+        for variant, (policy, jit) in variants.items():
+            keras.mixed_precision.set_global_policy(policy)
+            model = networks.build_predictor(config.predictor, config.num_joints) if name == "predictor" \
+                else task.build_model()  # (the predictor task would fit its PCA first: not part of a step)
+            if policy != "float32":  # the losses compare with float32 targets
+                model = keras.Model(model.inputs, keras.layers.Activation("linear", dtype="float32")(model.output))
+            optimizer = keras.optimizers.Adam()
 
-        @tf.function
-        def step(batch_data, task=task, model=model, optimizer=optimizer):
-            with tf.GradientTape() as tape:
-                loss = tf.reduce_mean(task.per_example_loss(model, batch_data))
-            grads = tape.gradient(loss, model.trainable_variables)
-            optimizer.apply_gradients(zip(grads, model.trainable_variables))
-            return loss
+            @tf.function(jit_compile=jit)
+            def step(batch_data, task=task, model=model, optimizer=optimizer):
+                with tf.GradientTape() as tape:
+                    loss = tf.reduce_mean(tf.cast(task.per_example_loss(model, batch_data), tf.float32))
+                grads = tape.gradient(loss, model.trainable_variables)
+                optimizer.apply_gradients(zip(grads, model.trainable_variables))
+                return loss
 
-        def train(steps, step=step, fixed=fixed):
-            for _ in range(steps):
-                step(fixed)
+            def train(steps, step=step, fixed=fixed):
+                for _ in range(steps):
+                    step(fixed)
 
-        rows.append({"loop": f"train {name}", "images_per_s": _rate(train, args.steps, batch, args.repeats)})
+            label = f"train {name}" + (f", {variant}" if args.variants else "")
+            rows.append({"loop": label, "images_per_s": _rate(train, args.steps, batch, args.repeats)})
+        keras.mixed_precision.set_global_policy("float32")
     table = pd.DataFrame(rows)
     header = (f"{recipe.name}: batch {batch}, median of {args.repeats} runs of {args.steps} batches after a warm-up; "
               f"{platform.machine()}, {os.cpu_count()} cores, TF {tf.__version__} default threads; "

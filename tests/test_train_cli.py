@@ -129,3 +129,21 @@ def test_shipped_recipes_parse():
         config = LoopConfig.from_dict(recipe.model)
         assert set(recipe.stages) >= {"localizer", "predictor", "synthesizer", "updater"}
         assert config.num_joints > 0
+
+
+def test_learning_curves_drawn_for_every_stage(trained, tmp_path, capsys):
+    import runpy
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "plot_curves.py"
+    sys_argv = sys.argv
+    sys.argv = [str(script), "--recipe", str(trained / "tiny-hand.yaml"), "--out", str(tmp_path)]
+    try:
+        with pytest.raises(SystemExit) as done:
+            runpy.run_path(str(script), run_name="__main__")
+    finally:
+        sys.argv = sys_argv
+    assert done.value.code == 0
+    for stage in HEADLINES:
+        assert (tmp_path / f"curves_tiny-hand_{stage}.png").read_bytes()[:4] == b"\x89PNG"
