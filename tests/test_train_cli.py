@@ -131,19 +131,28 @@ def test_shipped_recipes_parse():
         assert config.num_joints > 0
 
 
-def test_learning_curves_drawn_for_every_stage(trained, tmp_path, capsys):
+def _benchmark(name: str, *args) -> None:
+    """Runs ``benchmarks/<name>.py`` with ``args`` as its command line; it must exit 0."""
     import runpy
     import sys
     from pathlib import Path
 
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / "plot_curves.py"
-    sys_argv = sys.argv
-    sys.argv = [str(script), "--recipe", str(trained / "tiny-hand.yaml"), "--out", str(tmp_path)]
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    saved, sys.argv = sys.argv, [str(script), *map(str, args)]
     try:
         with pytest.raises(SystemExit) as done:
             runpy.run_path(str(script), run_name="__main__")
     finally:
-        sys.argv = sys_argv
+        sys.argv = saved
     assert done.value.code == 0
+
+
+def test_learning_curves_drawn_for_every_stage(trained, tmp_path):
+    _benchmark("plot_curves", "--recipe", trained / "tiny-hand.yaml", "--out", tmp_path)
     for stage in HEADLINES:
         assert (tmp_path / f"curves_tiny-hand_{stage}.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_synthesizer_gallery(trained, tmp_path):
+    _benchmark("synth_gallery", "--recipe", trained / "tiny-hand.yaml", "--frames", 2, "--out", tmp_path)
+    assert (tmp_path / "synth_gallery_tiny-hand.png").read_bytes()[:4] == b"\x89PNG"
