@@ -63,3 +63,16 @@ def test_synthesizer_grows_and_updater_loss_falls(recipe, tmp_path):
     assert result.losses[-1] < result.losses[0], result.losses
     assert int(task.grown.numpy()) == 1  # T_D grew after epoch 3
     assert np.abs(task.errors.numpy()).sum() > 0
+
+
+@pytest.mark.parametrize("stages", [1, 4])
+def test_synthesizer_trains_under_xla_like_without(recipe, tmp_path, stages):
+    """The synthesizer stage trains with ``jit_compile`` (every op of its step, the target's averaging included,
+    compiles) and its first step gives the same loss as without XLA."""
+    import dataclasses
+
+    frames = blob_frames(16)
+    losses = [fit(tasks.SynthesizerTask(recipe, frames, CONFIG, stages), dataclasses.replace(
+        STAGE, epochs=1, steps_per_epoch=1, jit_compile=jit), tmp_path / f"{stages}-{jit}", progress=False).losses[0]
+        for jit in (False, True)]
+    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-4)
