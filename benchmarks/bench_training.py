@@ -37,6 +37,19 @@ def _rate(run, steps: int, batch: int, repeats: int) -> float:
     return statistics.median(rates)
 
 
+def _cpu_model() -> str:
+    """The CPU's model name and its vector extensions that matter to TensorFlow (AVX-512, AMX, AVX2), from
+    /proc/cpuinfo; the machine's architecture name elsewhere."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or platform.machine()
+    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "?")
+    flags = next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), [])
+    wanted = [f for f in ("avx512f", "avx512_bf16", "amx_bf16", "avx2") if f in flags]
+    return f"{name}, {' '.join(wanted) or 'no AVX2'}"
+
+
 def _tasks(recipe, frames, config) -> dict:
     """The recipe's training tasks by row name, with random-weight networks where a task needs trained ones."""
     from recipes.train import object_tasks, tasks
@@ -141,7 +154,7 @@ def main() -> None:
         keras.mixed_precision.set_global_policy("float32")
     table = pd.DataFrame(rows)
     header = (f"{recipe.name}: batch {batch}, median of {args.repeats} runs of {args.steps} batches after a warm-up; "
-              f"{platform.machine()}, {os.cpu_count()} cores, TF {tf.__version__} default threads; "
+              f"{_cpu_model()} ({platform.machine()}), {os.cpu_count()} cores, TF {tf.__version__} default threads; "
               f"load average {os.getloadavg()[0]:.1f} at the end\n\n")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
