@@ -51,9 +51,16 @@ def _run_dir(path):
     return path.parent / path.stem / "tiny-resume"
 
 
-def test_killed_mid_epoch_and_resumed_equals_uninterrupted(recipe):
-    whole, killed = recipe("whole"), recipe("killed")
-    assert _train(whole).wait(timeout=600) == 0  # also generates the frames both runs read
+@pytest.fixture(scope="module")
+def whole(recipe):
+    """An uninterrupted run in its own process (it also generates the frames the other runs read)."""
+    path = recipe("whole")
+    assert _train(path).wait(timeout=600) == 0
+    return path
+
+
+def test_killed_mid_epoch_and_resumed_equals_uninterrupted(recipe, whole):
+    killed = recipe("killed")
     process = _train(killed)
     index = _run_dir(killed) / "localizer" / "ckpt" / "checkpoint"
     deadline = time.monotonic() + 300
@@ -75,11 +82,10 @@ def test_killed_mid_epoch_and_resumed_equals_uninterrupted(recipe):
         np.testing.assert_array_equal(a, b)
 
 
-def test_two_runs_give_identical_weights(recipe):
+def test_two_runs_give_identical_weights(recipe, whole):
     """The recipe's seed fixes the initial weights as well as the data: a second, separate run is bit-identical."""
-    first, second = recipe("first"), recipe("second")
-    for path in (first, second):
-        assert _train(path).wait(timeout=600) == 0
-    for a, b in zip(_weights(_run_dir(first) / "stages" / "localizer.weights.h5"),
+    second = recipe("second")
+    assert _train(second).wait(timeout=600) == 0
+    for a, b in zip(_weights(_run_dir(whole) / "stages" / "localizer.weights.h5"),
                     _weights(_run_dir(second) / "stages" / "localizer.weights.h5"), strict=True):
         np.testing.assert_array_equal(a, b)
