@@ -35,8 +35,8 @@ def _rate(run, steps: int, batch: int, repeats: int) -> float:
 
 def _tasks(recipe, frames, config) -> dict:
     """The recipe's training tasks by row name, with random-weight networks where a task needs trained ones."""
-    from recipes.train import object_tasks, tasks
-    from zoo.loops import build_network
+    from handloop.recipes.train import object_tasks, tasks
+    from handloop.zoo.loops import build_network
 
     def net(name):
         return build_network(config, name)
@@ -74,10 +74,10 @@ def main() -> None:
     import pandas as pd
     import tensorflow as tf
 
-    from recipes.config import load_recipe
-    from recipes.train.run import prepare_frames
-    from zoo import networks
-    from zoo.config import LoopConfig
+    from handloop.recipes.config import load_recipe
+    from handloop.recipes.train.run import prepare_frames
+    from handloop.zoo import networks
+    from handloop.zoo.config import LoopConfig
 
     recipe = load_recipe(args.recipe, args.overrides)
     config = LoopConfig.from_dict(recipe.model)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from export import metadata as meta
-from export.formats import FORMATS
-from zoo.fileio import atomic_path
+from handloop.export import metadata as meta
+from handloop.export.formats import FORMATS
+from handloop.zoo.fileio import atomic_path
 
 
 def fixed_batch(loop, config):
@@ -23,8 +23,8 @@ def synthetic_calibration(config, frames: int = 32):
     """Representative inputs for int8 calibration: fresh synthetic frames (the generator's 640x480 camera)."""
     import numpy as np
 
-    from recipes.demo import fresh_frames
-    from zoo.camera import CAMERAS
+    from handloop.recipes.demo import fresh_frames
+    from handloop.zoo.camera import CAMERAS
 
     if (config.height, config.width) != (CAMERAS["synth"].height, CAMERAS["synth"].width):
         raise ValueError(f"int8 calibration draws synthetic 640x480 frames; this loop takes "
@@ -53,7 +53,7 @@ def export(name: str, fmt: str, precision: str = "fp32", iterations: int | None 
     Raises:
         ValueError: an unknown format, a precision the format does not offer, or a missing toolchain.
     """
-    from zoo.registry import build_loop, find_entry
+    from handloop.zoo.registry import build_loop, find_entry
 
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}: expected one of {sorted(FORMATS)}")

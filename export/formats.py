@@ -1,7 +1,7 @@
 """The export formats as one table (like Ultralytics' exporter): each writes the fixed-batch loop to a path.
 
 Every writer takes ``(model, path, precision, metadata, calibration)`` where ``model`` is the loop built for batch 1
-and ``calibration`` a callable yielding representative inputs (used by int8 TFLite); :func:`export.exporter.export`
+and ``calibration`` a callable yielding representative inputs (used by int8 TFLite); :func:`handloop.export.exporter.export`
 wraps each in an atomic write.
 """
 
@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Callable
 
-from export import metadata as meta
+from handloop.export import metadata as meta
 
 ONNX_OPSET = 17
 
@@ -111,7 +111,7 @@ def write_tensorrt(model, path: Path, precision: str, metadata: dict, calibratio
 
     int8 calibrates on ``calibration`` and keeps the scales in ``<entry>-n<N>.int8.calib`` beside the artefact.
     """
-    from export import tensorrt
+    from handloop.export import tensorrt
 
     tensorrt.require()  # before the slow ONNX conversion
     cache = path.parent / f"{metadata['entry']}-n{metadata['iterations']}.int8.calib"

@@ -1,4 +1,4 @@
-"""Runners for exported artefacts with the zoo's own API: ``export.load(path).predict(depth_mm, intrinsics)``."""
+"""Runners for exported artefacts with the zoo's own API: ``handloop.export.load(path).predict(depth_mm, intrinsics)``."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ from pathlib import Path
 
 import numpy as np
 
-from export import metadata as meta
-from zoo.api import HandPoseModel
-from zoo.config import LoopConfig
+from handloop.export import metadata as meta
+from handloop.zoo.api import HandPoseModel
+from handloop.zoo.config import LoopConfig
 
 
 class ExportedModel(HandPoseModel):
-    """An exported loop (batch 1) behind :class:`zoo.api.HandPoseModel`'s ``predict``."""
+    """An exported loop (batch 1) behind :class:`handloop.zoo.api.HandPoseModel`'s ``predict``."""
 
     max_batch = 1
 
@@ -75,7 +75,7 @@ class TensorRTRunner(ExportedModel):
     def __init__(self, path: Path, metadata: dict, engine: bytes):
         from cuda.bindings import runtime as cudart
 
-        from export.tensorrt import require
+        from handloop.export.tensorrt import require
 
         trt = require()
         super().__init__(path, metadata)

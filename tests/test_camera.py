@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from zoo.camera import CAMERAS, get_intrinsics, tf_uvd_to_xyz, tf_xyz_to_uvd
+from handloop.zoo.camera import CAMERAS, get_intrinsics, tf_uvd_to_xyz, tf_xyz_to_uvd
 
 
 @pytest.mark.parametrize("name", sorted(CAMERAS))

@@ -4,13 +4,13 @@ import numpy as np
 import pytest
 from dataset_fixtures import write_nyu
 
-from recipes.config import load_recipe
-from recipes.datasets import READERS, NyuReader
-from recipes.datasets.convert import ConvertSettings, convert
-from recipes.records import frames_dataset
-from zoo.camera import CAMERAS
-from zoo.config import LoopConfig
-from zoo.joints import get_joint_set
+from handloop.recipes.config import load_recipe
+from handloop.recipes.datasets import READERS, NyuReader
+from handloop.recipes.datasets.convert import ConvertSettings, convert
+from handloop.recipes.records import frames_dataset
+from handloop.zoo.camera import CAMERAS
+from handloop.zoo.config import LoopConfig
+from handloop.zoo.joints import get_joint_set
 
 
 @pytest.mark.parametrize("name", sorted(READERS))
@@ -26,7 +26,7 @@ def test_recipe_matches_its_dataset(name):
 
 
 def test_converted_nyu_shards_feed_the_training_pipeline(tmp_path):
-    from recipes.pipeline import training_dataset
+    from handloop.recipes.pipeline import training_dataset
 
     rng = np.random.default_rng(3)
     palm = rng.uniform([250, 200, 600], [390, 280, 800], (4, 1, 3))

@@ -5,13 +5,13 @@ import json
 import numpy as np
 import pytest
 
-import export
-from export import metadata as meta
+from handloop import export
+from handloop.export import metadata as meta
 from test_loops import SMALL
 from test_object_loop import OBJECT
-from zoo.cli import main
-from zoo.loops import build_loop
-from zoo.registry import load, save_entry
+from handloop.cli import main
+from handloop.zoo.loops import build_loop
+from handloop.zoo.registry import load, save_entry
 
 INTRINSICS = "120,120,80,60"
 
@@ -87,7 +87,7 @@ def check_tensorrt_ops(path):
     """The ONNX export at ``path`` is opset >= 17 and uses only operators TensorRT 10 parses."""
     import onnx
 
-    from export.tensorrt import unsupported_ops
+    from handloop.export.tensorrt import unsupported_ops
 
     proto = onnx.load(path)
     assert unsupported_ops(proto) == []
@@ -95,7 +95,7 @@ def check_tensorrt_ops(path):
 
 
 def test_killed_export_leaves_nothing(card, tmp_path, monkeypatch):
-    from export import formats
+    from handloop.export import formats
 
     def crash(model, path, precision, metadata, calibration):
         path.write_bytes(b"half an artefact")
@@ -171,7 +171,7 @@ def test_int8_quantizes_the_networks_but_keeps_the_localizer_float():
     import tensorflow as tf
     from ai_edge_litert.interpreter import Interpreter
 
-    from export.formats import quantize_int8
+    from handloop.export.formats import quantize_int8
 
     def net(name):
         inputs = keras.Input((16, 16, 1))

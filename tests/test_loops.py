@@ -4,13 +4,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from zoo.camera import CAMERAS
-from zoo.config import LoopConfig, LocalizerConfig, PredictorConfig, SynthesizerConfig, UpdaterConfig, lite, paper
-from zoo.layers.geometry import center_of_mass
-from zoo.layers.stn import stn_crop
-from zoo.loops import build_hand_loop
-from zoo import networks
-from zoo.preprocess import center_of_mass as numpy_center_of_mass
+from handloop.zoo.camera import CAMERAS
+from handloop.zoo.config import LoopConfig, LocalizerConfig, PredictorConfig, SynthesizerConfig, UpdaterConfig, lite, paper
+from handloop.zoo.layers.geometry import center_of_mass
+from handloop.zoo.layers.stn import stn_crop
+from handloop.zoo.loops import build_hand_loop
+from handloop.zoo import networks
+from handloop.zoo.preprocess import center_of_mass as numpy_center_of_mass
 
 SMALL = LoopConfig(
     height=120, width=160, iterations=2, cube_mm=250,
@@ -48,7 +48,7 @@ def test_unrolled_loop_equals_networks_run_one_by_one(loop):
     cube = tf.fill([2], tf.constant(SMALL.cube_mm, tf.float32))
     com = center_of_mass(depth, intr, SMALL.cube_mm, stride=SMALL.com_stride)
     offset = loop.get_layer("localizer")(stn_crop(depth, com, cube, intr)[..., None])
-    from zoo.camera import tf_uvd_to_xyz, tf_xyz_to_uvd
+    from handloop.zoo.camera import tf_uvd_to_xyz, tf_xyz_to_uvd
 
     center = tf_xyz_to_uvd(tf_uvd_to_xyz(com, intr) + offset * SMALL.cube_mm / 2, intr)
     crop = stn_crop(depth, center, cube, intr)[..., None]
@@ -69,7 +69,7 @@ def test_graph_center_of_mass_matches_numpy(stride):
     inputs = frames(3, seed=4)
     depth, intr = tf.constant(inputs["depth"][..., 0]), tf.constant(inputs["intrinsics"])
     graph = center_of_mass(depth, intr, 250.0, stride=stride).numpy()
-    from zoo.camera import Intrinsics
+    from handloop.zoo.camera import Intrinsics
 
     cam = Intrinsics("t", 120, 120, 80, 60, 160, 120)
     for g, d in zip(graph, inputs["depth"][..., 0]):

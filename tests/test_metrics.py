@@ -3,9 +3,9 @@ import json
 import numpy as np
 import pytest
 
-from zoo.cli import main
-from zoo.metrics import fraction_curve, hand_object_error, joint_errors, per_joint_error, summarize
-from zoo.resultfile import evaluate_file, get_benchmark, read_results, write_results
+from handloop.cli import main
+from handloop.zoo.metrics import fraction_curve, hand_object_error, joint_errors, per_joint_error, summarize
+from handloop.zoo.resultfile import evaluate_file, get_benchmark, read_results, write_results
 
 PUBLISHED_MEANS = {
     "ICCVW17_NYU_DeepPrior++": (12.24, 0.447),

@@ -5,8 +5,8 @@ import json
 import pytest
 import yaml
 
-from recipes.config import OBJECT_STAGES
-from zoo.cli import main
+from handloop.recipes.config import OBJECT_STAGES
+from handloop.cli import main
 
 TINY_MODEL = {
     "size": "lite", "iterations": 2, "cube_mm": 300, "height": 480, "width": 640,
@@ -90,8 +90,8 @@ def test_bad_recipe_and_override(tmp_path, capsys):
 
 
 def test_shipped_recipes_parse():
-    from recipes.config import RECIPES_DIR, load_recipe
-    from zoo.config import LoopConfig
+    from handloop.recipes.config import RECIPES_DIR, load_recipe
+    from handloop.zoo.config import LoopConfig
 
     names = sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))
     assert {"synth-hand-lite", "synth-hand"} <= set(names)

@@ -6,9 +6,9 @@ import dataclasses
 
 import numpy as np
 
-from zoo.camera import Intrinsics, get_intrinsics
-from zoo.config import LoopConfig
-from zoo.preprocess import DEPTH_MAX_MM, DEPTH_MIN_MM, NoHandError, validate_depth
+from handloop.zoo.camera import Intrinsics, get_intrinsics
+from handloop.zoo.config import LoopConfig
+from handloop.zoo.preprocess import DEPTH_MAX_MM, DEPTH_MIN_MM, NoHandError, validate_depth
 
 
 @dataclasses.dataclass
@@ -123,7 +123,7 @@ class HandPoseModel:
 
         Args:
             intrinsics: the camera: a name (``nyu``, ``icvl``, ``msra``, ``synth``), ``"FX,FY,CX,CY"`` or
-                :class:`zoo.camera.Intrinsics`.
+                :class:`handloop.zoo.camera.Intrinsics`.
             batch_size: frames per graph call.
         Returns:
             :class:`Prediction` (without the batch axis when one 2-D frame went in).

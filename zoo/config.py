@@ -68,13 +68,13 @@ class LoopConfig:
     Attributes:
         size: ``paper`` or ``lite`` (which preset the network configs came from).
         num_joints: J, joints of the pose (21 for the MSRA-order synthetic hand).
-        joint_set: name of the joint order (:mod:`zoo.joints`).
+        joint_set: name of the joint order (:mod:`handloop.zoo.joints`).
         iterations: N, synthesize-update iterations, fixed when the loop is built.
         cube_mm: side of the metric crop cube, mm.
         crop: crop side, pixels.
         height, width: input frame size, pixels.
         reference_joint: joint the localizer finds and the crop centres on (middle MCP).
-        object: None for a hand loop; the name of a :data:`zoo.objects.OBJECTS` model for a hand-object loop.
+        object: None for a hand loop; the name of a :data:`handloop.zoo.objects.OBJECTS` model for a hand-object loop.
         com_stride: the centre-of-mass detection reads every ``com_stride``-th row and column of the frame
             (pixels): 2 reads a quarter of them, measured 0.35 ms off the loop on this machine's 2 cores in both
             ONNX Runtime and ``tf.function``, for a centre within a pixel of the full-frame one.

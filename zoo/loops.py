@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import keras
 
-from zoo import networks
-from zoo.config import LoopConfig
-from zoo.layers.geometry import CenterOfMass, OffsetCenter, PoseToCamera
-from zoo.layers.merge import CubeToDepth, MinMerge
-from zoo.layers.procrustes import FitObjectPose
-from zoo.layers.render import RenderObject
-from zoo.layers.stn import ISTNPaste, STNCrop
-from zoo.objects import get_object
+from handloop.zoo import networks
+from handloop.zoo.config import LoopConfig
+from handloop.zoo.layers.geometry import CenterOfMass, OffsetCenter, PoseToCamera
+from handloop.zoo.layers.merge import CubeToDepth, MinMerge
+from handloop.zoo.layers.procrustes import FitObjectPose
+from handloop.zoo.layers.render import RenderObject
+from handloop.zoo.layers.stn import ISTNPaste, STNCrop
+from handloop.zoo.objects import get_object
 
 HAND_NETWORKS = ("localizer", "predictor", "synthesizer", "updater")
 """Networks of every loop (the hand's)."""
@@ -138,7 +138,7 @@ def build_hand_object_loop(config: LoopConfig, nets: dict[str, keras.Model] | No
     are fitted rigidly again.
 
     Args:
-        config: the loop's geometry and networks; ``config.object`` names a :data:`zoo.objects.OBJECTS` model.
+        config: the loop's geometry and networks; ``config.object`` names a :data:`handloop.zoo.objects.OBJECTS` model.
         nets: trained networks (from :func:`build_networks`); fresh random ones when None.
     Returns:
         A Keras model with the inputs of :func:`build_hand_loop`; outputs a dict with the hand loop's outputs

@@ -10,7 +10,7 @@ Conventions (METHOD.md section 5):
   32001) and everything behind the cube at +1;
 * a normalised pose is ``(xyz - centre_xyz) / (cube / 2)`` in camera axes, so it is unit-free ("cube units").
 
-The TF graph versions of the crop (spatial transformer) live in :mod:`zoo.layers.stn` and match these to 1e-4.
+The TF graph versions of the crop (spatial transformer) live in :mod:`handloop.zoo.layers.stn` and match these to 1e-4.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from zoo.camera import Intrinsics
+from handloop.zoo.camera import Intrinsics
 
 DEPTH_MIN_MM = 10.0
 """Nearest depth a hand can be at, mm; nearer readings are sensor noise."""
@@ -67,7 +67,7 @@ def center_of_mass(
 
     Takes the pixels in ``(dmin, dmax)`` mm, keeps those within ``cube`` mm behind the nearest of them, averages
     them in (u, v, d), then re-centres ``iterations`` times on the pixels inside the cube around the current
-    centre. :func:`zoo.layers.geometry.center_of_mass` is the same algorithm in TF ops.
+    centre. :func:`handloop.zoo.layers.geometry.center_of_mass` is the same algorithm in TF ops.
 
     Args:
         depth: ``(H, W)`` depth in mm, 0 where missing.

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo.camera import CAMERAS, Intrinsics
-from zoo.fileio import atomic_path
+from handloop.zoo.camera import CAMERAS, Intrinsics
+from handloop.zoo.fileio import atomic_path
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,7 +92,7 @@ def evaluate_file(result_path: str | Path, labels_uvd: np.ndarray, benchmark: Be
     results = read_results(result_path, benchmark.num_joints)
     if len(results) != len(labels_uvd):
         raise ValueError(f"{result_path}: {len(results)} frames, but the labels have {len(labels_uvd)}")
-    from zoo.metrics import joint_errors
+    from handloop.zoo.metrics import joint_errors
 
     cam = benchmark.intrinsics
     return joint_errors(cam.uvd_to_xyz(results), cam.uvd_to_xyz(labels_uvd))

@@ -1,9 +1,9 @@
-"""The common base of the real-dataset readers: labelled entries on disk -> :class:`recipes.records.Frame` s.
+"""The common base of the real-dataset readers: labelled entries on disk -> :class:`handloop.recipes.records.Frame` s.
 
 A reader lists its split as :class:`Entry` s (a depth file, its joints in camera mm, subject and cube) once, checking
 the folder layout and the label/frame counts up front; frames are then read one at a time with
-:func:`zoo.depthio.read_depth`, checked against the camera's frame size, and get a centre-of-mass hand detection
-(:func:`zoo.preprocess.center_of_mass`) restricted to the cube around the labelled hand, as the crops of training
+:func:`handloop.zoo.depthio.read_depth`, checked against the camera's frame size, and get a centre-of-mass hand detection
+(:func:`handloop.zoo.preprocess.center_of_mass`) restricted to the cube around the labelled hand, as the crops of training
 are. Every error names the file it comes from.
 """
 
@@ -15,11 +15,11 @@ from typing import Iterator
 
 import numpy as np
 
-from recipes.records import Frame
-from zoo.camera import CAMERAS, Intrinsics
-from zoo.depthio import read_depth
-from zoo.joints import get_joint_set
-from zoo.preprocess import NoHandError, center_of_mass, crop_box
+from handloop.recipes.records import Frame
+from handloop.zoo.camera import CAMERAS, Intrinsics
+from handloop.zoo.depthio import read_depth
+from handloop.zoo.joints import get_joint_set
+from handloop.zoo.preprocess import NoHandError, center_of_mass, crop_box
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,9 +43,9 @@ class DatasetReader:
     """A dataset on disk: subclasses set the class attributes and implement :meth:`_entries`.
 
     Attributes:
-        name: dataset name (a key of :data:`zoo.resultfile.BENCHMARKS`).
-        camera: a key of :data:`zoo.camera.CAMERAS`.
-        joint_set: the dataset's evaluated joint order (:mod:`zoo.joints`).
+        name: dataset name (a key of :data:`handloop.zoo.resultfile.BENCHMARKS`).
+        camera: a key of :data:`handloop.zoo.camera.CAMERAS`.
+        joint_set: the dataset's evaluated joint order (:mod:`handloop.zoo.joints`).
         splits: the split names :meth:`entries` accepts.
     """
 

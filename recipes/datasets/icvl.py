@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from recipes.datasets.base import DatasetReader, Entry, read_label_rows
+from handloop.recipes.datasets.base import DatasetReader, Entry, read_label_rows
 
 LABEL_FILES = {"train": ("train.txt",), "test": ("test_seq_1.txt", "test_seq_2.txt")}
 """Label files of each split; subject ids: 0 for training, 1 and 2 for the two test sequences."""

@@ -16,7 +16,7 @@ import warnings
 
 import numpy as np
 
-from recipes.datasets.base import DatasetReader, Entry, read_label_rows
+from handloop.recipes.datasets.base import DatasetReader, Entry, read_label_rows
 
 SUBJECTS = tuple(f"P{k}" for k in range(9))
 GESTURES = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "I", "IP", "L", "MP", "RP", "T", "TIP", "Y")

@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from recipes.records import encode_frame, prepare_folder, shard_path
-from zoo.camera import CAMERAS
-from zoo.fileio import atomic_path
-from zoo.objects import OBJECTS, get_object
+from handloop.recipes.records import encode_frame, prepare_folder, shard_path
+from handloop.zoo.camera import CAMERAS
+from handloop.zoo.fileio import atomic_path
+from handloop.zoo.objects import OBJECTS, get_object
 
 SUBJECTS_PER_SHARD = 5
 OBJECT_MODES = {
@@ -71,13 +71,13 @@ def _object(rng: np.random.Generator, mode: str):
 
 
 def shard_frames(settings: SynthSettings, index: int):
-    """Yields the :class:`recipes.records.Frame` s of shard ``index``, rendered :data:`BATCH` at a time.
+    """Yields the :class:`handloop.recipes.records.Frame` s of shard ``index``, rendered :data:`BATCH` at a time.
 
     Everything is drawn from ``numpy.random.default_rng([seed, index])``; subject ids are
     ``seed * 1_000_000 + index * SUBJECTS_PER_SHARD + k``, so two seeds never share a subject.
     """
-    from recipes.synth.hand import HandShape
-    from recipes.synth.scene import BATCH, SceneConfig, finish_frame, render_scenes, sample_scene
+    from handloop.recipes.synth.hand import HandShape
+    from handloop.recipes.synth.scene import BATCH, SceneConfig, finish_frame, render_scenes, sample_scene
 
     rng = np.random.default_rng([settings.seed, index])
     camera = CAMERAS[settings.camera]
@@ -115,7 +115,7 @@ def _manifest(settings: SynthSettings) -> dict:
 
 def prepare_directory(settings: SynthSettings, directory: str | Path) -> Path:
     """Creates ``directory`` with its manifest, or checks that an existing one holds the same settings
-    (:func:`recipes.records.prepare_folder`; raises ValueError naming both otherwise)."""
+    (:func:`handloop.recipes.records.prepare_folder`; raises ValueError naming both otherwise)."""
     return prepare_folder(directory, _manifest(settings))
 
 

@@ -1,31 +1,31 @@
 """The training tasks of the hand-object loop's networks (METHOD.md sections 2 and 4; Alg. 1).
 
 They read hand-object frames of the loop's object only, cropped as the loop sees them
-(:func:`recipes.pipeline.augment_scene`): the scene crop for both localizers, the object crop for the object
+(:func:`handloop.recipes.pipeline.augment_scene`): the scene crop for both localizers, the object crop for the object
 predictor, and the hand and object crops for the two updaters. Each updater compares its input crop with the
 *merged* image of its crop, as in the loop: the synthesized hand and the object ray-cast in its pose, composed by
 pixel-wise minimum. While one updater trains, the other entity is shown where its predictor puts it (iteration 1
-of the loop). The hand predictor and the synthesizer are the hand loop's tasks (:mod:`recipes.train.tasks`).
+of the loop). The hand predictor and the synthesizer are the hand loop's tasks (:mod:`handloop.recipes.train.tasks`).
 """
 
 from __future__ import annotations
 
 import tensorflow as tf
 
-from recipes.pipeline import crop_points, training_dataset, uncrop_points
-from recipes.train.tasks import UpdaterTask, _RecipeTask, squared_distance
-from zoo import networks
-from zoo.layers.merge import BACKGROUND, cube_to_depth
-from zoo.layers.procrustes import fit_rigid
-from zoo.layers.stn import bilinear_sample, crop_coordinates, crop_grid, normalize_depth
-from zoo.networks.objects import CORNERS
-from zoo.objects import get_object
-from zoo.preprocess import CROP_SIZE
-from zoo.render import render_object
+from handloop.recipes.pipeline import crop_points, training_dataset, uncrop_points
+from handloop.recipes.train.tasks import UpdaterTask, _RecipeTask, squared_distance
+from handloop.zoo import networks
+from handloop.zoo.layers.merge import BACKGROUND, cube_to_depth
+from handloop.zoo.layers.procrustes import fit_rigid
+from handloop.zoo.layers.stn import bilinear_sample, crop_coordinates, crop_grid, normalize_depth
+from handloop.zoo.networks.objects import CORNERS
+from handloop.zoo.objects import get_object
+from handloop.zoo.preprocess import CROP_SIZE
+from handloop.zoo.render import render_object
 
 
 class _SceneInputs:
-    """Mixin: batches of :func:`recipes.pipeline.augment_scene` from the frames that hold the loop's object, with
+    """Mixin: batches of :func:`handloop.recipes.pipeline.augment_scene` from the frames that hold the loop's object, with
     the crops the task reads (``scene_crops``)."""
 
     scene_crops = ("hand", "object")
@@ -64,7 +64,7 @@ class SceneLocalizerTask(_SceneInputs, _RecipeTask):
 
 def symmetric_targets(corners, object_name: str):
     """Every symmetric relabelling of true corners ``(B, 8, 3)``: ``(B, S, 8, 3)``
-    (:meth:`zoo.objects.ObjectModel.symmetries`; depth alone cannot tell them apart)."""
+    (:meth:`handloop.zoo.objects.ObjectModel.symmetries`; depth alone cannot tell them apart)."""
     return tf.gather(corners, get_object(object_name).symmetries(), axis=1)
 
 
@@ -112,7 +112,7 @@ class _SceneUpdater(_SceneInputs, UpdaterTask):
     def fit_corners(self, corners, batch):
         """Rigid object pose best matching ``corners`` ``(B, 8, 3)`` (cube units in the object crop):
         ``(rotation (B, 3, 3), translation (B, 3) mm, fitted corners (B, 8, 3) cube units)``, the loop's
-        :class:`zoo.layers.procrustes.FitObjectPose` on the augmented crop."""
+        :class:`handloop.zoo.layers.procrustes.FitObjectPose` on the augmented crop."""
         model_corners = self.object_model.corners()
         camera = uncrop_points(corners, batch["object_center_xyz"], batch["cube"], batch["angle"],
                                batch["intrinsics"])

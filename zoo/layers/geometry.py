@@ -8,8 +8,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from zoo.camera import tf_uvd_to_xyz, tf_xyz_to_uvd
-from zoo.preprocess import DEPTH_MAX_MM, DEPTH_MIN_MM
+from handloop.zoo.camera import tf_uvd_to_xyz, tf_xyz_to_uvd
+from handloop.zoo.preprocess import DEPTH_MAX_MM, DEPTH_MIN_MM
 
 
 def per_crop(value, rank: int):
@@ -19,7 +19,7 @@ def per_crop(value, rank: int):
 
 
 def center_of_mass(depth_mm, intrinsics, cube: float, iterations: int = 3, stride: int = 1):
-    """TF op of :func:`zoo.preprocess.center_of_mass`: ``(B, H, W)`` mm -> ``(B, 3)`` (u, v, d) pixels/mm.
+    """TF op of :func:`handloop.zoo.preprocess.center_of_mass`: ``(B, H, W)`` mm -> ``(B, 3)`` (u, v, d) pixels/mm.
 
     Pixels in (10, 1500) mm within ``cube`` mm behind the nearest one are averaged, then the centre is refined
     ``iterations`` times on the pixels inside the cube around it, reading every ``stride``-th row and column

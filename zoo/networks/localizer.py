@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import keras
 
-from zoo.config import LocalizerConfig
-from zoo.networks.common import dense_head
+from handloop.zoo.config import LocalizerConfig
+from handloop.zoo.networks.common import dense_head
 
 
 def conv_trunk(x, filters, kernels, pools, prefix: str):

@@ -1,15 +1,15 @@
 """The object's networks (hand-object loops): localizer of the object centroid and predictor of its box corners.
 
-Both use the localizer's light trunk (:func:`zoo.networks.localizer.light_regressor`), as the paper does for the
-object for speed; the object's updater is :func:`zoo.networks.build_updater` with 8 "joints" (the corners).
+Both use the localizer's light trunk (:func:`handloop.zoo.networks.localizer.light_regressor`), as the paper does for the
+object for speed; the object's updater is :func:`handloop.zoo.networks.build_updater` with 8 "joints" (the corners).
 """
 
 from __future__ import annotations
 
 import keras
 
-from zoo.config import LocalizerConfig
-from zoo.networks.localizer import light_regressor
+from handloop.zoo.config import LocalizerConfig
+from handloop.zoo.networks.localizer import light_regressor
 
 CORNERS = 8
 """Corners of an object's 3D bounding box: the object predictor's and updater's 'joints'."""

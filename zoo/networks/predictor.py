@@ -5,9 +5,9 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from zoo.config import PredictorConfig
-from zoo.layers.pca import PCAPrior
-from zoo.networks.common import dense_head
+from handloop.zoo.config import PredictorConfig
+from handloop.zoo.layers.pca import PCAPrior
+from handloop.zoo.networks.common import dense_head
 
 
 def bottleneck_block(x, filters: int, stride: int, name: str):

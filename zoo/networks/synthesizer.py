@@ -1,21 +1,21 @@
 """Synthesizer (Fig. 6): pose (J, 3) -> FC -> 8x8xC -> [unpool x2, conv] stages -> tanh depth crop.
 
-Each [unpool, conv] stage and the head are :class:`zoo.layers.unpool.SubpixelConv2D` layers: the same weights
+Each [unpool, conv] stage and the head are :class:`handloop.zoo.layers.unpool.SubpixelConv2D` layers: the same weights
 and values as unpooling plus ``Conv2D``, computed at half resolution (the last stage hands the head a packed map,
 so the 128x128 feature map is never built): 1.4 -> 0.6 ms per call in ONNX Runtime's profile of the loop.
 
 Grown layer by layer in training: ``stages=0`` outputs 8x8, each further stage doubles the resolution up to
 128x128 at ``stages=4``. Layers keep their names across stage counts, and each resolution has its own 1-channel
-head (``synth_head_16``), so :func:`zoo.networks.transfer_weights` carries a trained stage into the next.
+head (``synth_head_16``), so :func:`handloop.zoo.networks.transfer_weights` carries a trained stage into the next.
 """
 
 from __future__ import annotations
 
 import keras
 
-from zoo.config import SynthesizerConfig
-from zoo.layers.unpool import SubpixelConv2D
-from zoo.networks.common import dense_head
+from handloop.zoo.config import SynthesizerConfig
+from handloop.zoo.layers.unpool import SubpixelConv2D
+from handloop.zoo.networks.common import dense_head
 
 FULL_STAGES = 4
 """Unpool+conv stages of the full-resolution (128x128) synthesizer."""

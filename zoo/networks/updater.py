@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import keras
 
-from zoo.config import UpdaterConfig
-from zoo.networks.common import dense_head
+from handloop.zoo.config import UpdaterConfig
+from handloop.zoo.networks.common import dense_head
 
 
 def build_updater(config: UpdaterConfig, num_joints: int, crop: int = 128, name: str = "updater"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from recipes.config import OBJECT_STAGES
+from handloop.recipes.config import OBJECT_STAGES
 
 HELP = "train a zoo entry from its recipe (YAML path or shipped name), stage by stage"
 
@@ -23,9 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from recipes.config import load_recipe
-    from recipes.train.run import assemble, prepare_frames, stages, train_stage
-    from zoo.config import LoopConfig
+    from handloop.recipes.config import load_recipe
+    from handloop.recipes.train.run import assemble, prepare_frames, stages, train_stage
+    from handloop.zoo.config import LoopConfig
 
     recipe = load_recipe(args.recipe, args.overrides)
     frames = prepare_frames(recipe, "train")

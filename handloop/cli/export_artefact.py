@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from export.exporter import export
+    from handloop.export.exporter import export
 
     precision = args.precision or ("fp16" if args.format == "tensorrt" else "fp32")
     path = export(args.name, args.format, precision, args.iterations, args.out)
