@@ -1,6 +1,6 @@
 """Recipes: a named tree of config dataclasses, read from YAML and overridable with ``key.sub=value``.
 
-A recipe names the zoo entry it trains, the loop it builds (:class:`zoo.config.LoopConfig`), the data it reads,
+A recipe names the zoo entry it trains, the loop it builds (:class:`handloop.zoo.config.LoopConfig`), the data it reads,
 the online augmentation and one :class:`StageConfig` per trained network.
 """
 

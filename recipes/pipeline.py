@@ -13,11 +13,11 @@ import math
 
 import tensorflow as tf
 
-from recipes.config import AugmentConfig
-from zoo.camera import tf_uvd_to_xyz, tf_xyz_to_uvd
-from zoo.layers.geometry import center_of_mass
-from zoo.layers.stn import stn_crop
-from zoo.preprocess import CROP_SIZE
+from handloop.recipes.config import AugmentConfig
+from handloop.zoo.camera import tf_uvd_to_xyz, tf_xyz_to_uvd
+from handloop.zoo.layers.geometry import center_of_mass
+from handloop.zoo.layers.stn import stn_crop
+from handloop.zoo.preprocess import CROP_SIZE
 
 
 def _rotate_about(uvd, center_uvd, angle):
@@ -162,7 +162,7 @@ def training_dataset(frames: tf.data.Dataset, config: AugmentConfig, batch_size:
     With ``scene_cube_mm`` set, frames are hand-object scenes cropped by :func:`augment_scene` instead, taking the
     ``scene_crops`` a task reads.
 
-    Frames (whole, or windowed as :func:`recipes.records.frames_dataset` gives them for training) are shuffled
+    Frames (whole, or windowed as :func:`handloop.recipes.records.frames_dataset` gives them for training) are shuffled
     per epoch (seeded), cropped in parallel, order-preserving map calls, batched and prefetched two batches ahead:
     cropping a frame alone keeps its depth in cache and never pads windows to a common size. Each decoded frame
     gives ``config.views_per_frame`` crops with their own augmentation (decoding costs about twice a crop: three

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from recipes.config import HAND_STAGES, OBJECT_STAGES, Recipe
-from recipes.records import frames_dataset
-from recipes.train import object_tasks, tasks
-from recipes.train.trainer import fit
-from zoo.config import LoopConfig
-from zoo.loops import build_network, network_names
-from zoo.networks.synthesizer import FULL_STAGES
+from handloop.recipes.config import HAND_STAGES, OBJECT_STAGES, Recipe
+from handloop.recipes.records import frames_dataset
+from handloop.recipes.train import object_tasks, tasks
+from handloop.recipes.train.trainer import fit
+from handloop.zoo.config import LoopConfig
+from handloop.zoo.loops import build_network, network_names
+from handloop.zoo.networks.synthesizer import FULL_STAGES
 
 
 def stages(config: LoopConfig) -> tuple[str, ...]:
@@ -34,7 +34,7 @@ def prepare_frames(recipe: Recipe, split: str) -> tf.data.Dataset:
     cached) shard folder, generating synthetic shards if missing."""
     directory = Path(getattr(recipe.data, split))
     if recipe.data.generate is not None:
-        from recipes.synth.generate import SynthSettings, generate
+        from handloop.recipes.synth.generate import SynthSettings, generate
 
         generate(SynthSettings(**recipe.data.generate[split]), directory)
     return frames_dataset(directory).cache() if split == "test" else frames_dataset(directory, windowed=True)
@@ -61,7 +61,7 @@ def take_from_entry(recipe: Recipe, stage: str, config: LoopConfig, entry_name: 
     Raises:
         ValueError: naming both configs when the entry's network is built differently from the recipe's.
     """
-    from zoo.registry import find_entry, load
+    from handloop.zoo.registry import find_entry, load
 
     entry = find_entry(entry_name)
     mine, theirs = config.to_dict(), entry.config.to_dict()
@@ -140,12 +140,12 @@ def assemble(recipe: Recipe, directory: Path | None = None, test_frames: int | N
         directory: where the entry's card and weights go (default ``<run_dir>/entry``).
         test_frames: evaluate on the first this many test frames (all when None).
     Returns:
-        ``(entry, table)``: the written :class:`zoo.registry.Entry` and the per-iteration accuracy table.
+        ``(entry, table)``: the written :class:`handloop.zoo.registry.Entry` and the per-iteration accuracy table.
     """
-    from recipes.evaluate import iteration_errors, iteration_table, object_errors, read_frames
-    from zoo.api import HandPoseModel
-    from zoo.loops import build_loop
-    from zoo.registry import save_entry
+    from handloop.recipes.evaluate import iteration_errors, iteration_table, object_errors, read_frames
+    from handloop.zoo.api import HandPoseModel
+    from handloop.zoo.loops import build_loop
+    from handloop.zoo.registry import save_entry
 
     config = LoopConfig.from_dict(recipe.model)
     loop = build_loop(config, {name: load_network(recipe, name, config) for name in network_names(config)})

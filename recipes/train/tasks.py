@@ -1,7 +1,7 @@
 """The training tasks of the hand loop's networks (METHOD.md sections 3-4), one class per network.
 
-Every task reads the same augmented batches (:func:`recipes.pipeline.training_dataset`) and differs only in its
-model and loss; :func:`recipes.train.trainer.fit` runs them all.
+Every task reads the same augmented batches (:func:`handloop.recipes.pipeline.training_dataset`) and differs only in its
+model and loss; :func:`handloop.recipes.train.trainer.fit` runs them all.
 """
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from recipes.config import Recipe
-from recipes.pipeline import training_dataset
-from recipes.train.trainer import Task
-from zoo import networks
-from zoo.config import LoopConfig
+from handloop.recipes.config import Recipe
+from handloop.recipes.pipeline import training_dataset
+from handloop.recipes.train.trainer import Task
+from handloop.zoo import networks
+from handloop.zoo.config import LoopConfig
 
 
 class _RecipeTask(Task):

@@ -17,8 +17,8 @@ import keras
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from recipes.config import StageConfig
-from zoo.fileio import atomic_path
+from handloop.recipes.config import StageConfig
+from handloop.zoo.fileio import atomic_path
 
 
 class Task:
