@@ -189,7 +189,7 @@ def bench(name: str, formats=BENCH_FORMATS, frames: int = 50, warmup: int = 5, r
 
     import handloop
     from handloop.export.formats import FORMATS
-    from handloop.recipes.demo import fresh_frames
+    from handloop.recipes.synth.generate import fresh_frames
     from handloop.zoo.camera import CAMERAS
     from handloop.zoo.registry import find_entry
 

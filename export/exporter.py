@@ -23,7 +23,7 @@ def synthetic_calibration(config, frames: int = 32):
     """Representative inputs for int8 calibration: fresh synthetic frames (the generator's 640x480 camera)."""
     import numpy as np
 
-    from handloop.recipes.demo import fresh_frames
+    from handloop.recipes.synth.generate import fresh_frames
     from handloop.zoo.camera import CAMERAS
 
     if (config.height, config.width) != (CAMERAS["synth"].height, CAMERAS["synth"].width):

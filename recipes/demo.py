@@ -4,19 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
-DEMO_SEED = 424_242
-"""Seed of the demo's subjects and poses: neither the training (1) nor the test (1001) seed of the recipes."""
-
-
-def fresh_frames(count: int, cube_mm: float, seed: int = DEMO_SEED) -> list:
-    """``count`` synthetic hand-only frames (:class:`handloop.recipes.records.Frame`) of subjects drawn from ``seed``."""
-    from handloop.recipes.synth.generate import SynthSettings, shard_frames
-
-    settings = SynthSettings(frames=count, seed=seed, cube_mm=cube_mm)
-    return [frame for index in range(settings.shards) for frame in shard_frames(settings, index)]
-
 
 def run_demo(name: str, frames: int, out: str | Path | None, shown: int = 4) -> dict:
     """Runs zoo entry ``name`` on ``frames`` fresh frames; writes overlays of ``shown`` frames under ``out``.
@@ -27,6 +14,7 @@ def run_demo(name: str, frames: int, out: str | Path | None, shown: int = 4) -> 
     """
     import handloop
     from handloop.recipes.evaluate import iteration_errors, iteration_table
+    from handloop.recipes.synth.generate import fresh_frames
     from handloop.zoo.api import Prediction
 
     model = handloop.load(name)

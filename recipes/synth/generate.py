@@ -95,6 +95,18 @@ def shard_frames(settings: SynthSettings, index: int):
             yield finish_frame(scene, clean, rng, camera, config)
 
 
+DEMO_SEED = 424_242
+"""Seed of the subjects and poses of :func:`fresh_frames` by default: neither the training (1) nor the test (1001)
+seed of the recipes."""
+
+
+def fresh_frames(count: int, cube_mm: float, seed: int = DEMO_SEED) -> list:
+    """``count`` synthetic hand-only frames (:class:`handloop.recipes.records.Frame`) of subjects drawn from ``seed``,
+    in memory: the frames of the demo, of ``handloop bench``'s error column and of int8 calibration."""
+    settings = SynthSettings(frames=count, seed=seed, cube_mm=cube_mm)
+    return [frame for index in range(settings.shards) for frame in shard_frames(settings, index)]
+
+
 def write_shard(settings: SynthSettings, directory: Path, index: int) -> Path:
     """Renders shard ``index`` and writes it under a temporary name, renamed when complete; returns its path."""
     import tensorflow as tf
