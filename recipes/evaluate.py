@@ -38,7 +38,7 @@ def object_errors(prediction, frames: list) -> dict[str, np.ndarray]:
     true corners are relabelled by the box symmetry nearest to each estimate
     (:meth:`handloop.zoo.objects.ObjectModel.align`), since depth cannot tell those poses apart.
     """
-    from handloop.recipes.synth.hand import TIPS
+    from handloop.zoo.joints import TIPS
     from handloop.zoo.metrics import hand_object_error
     from handloop.zoo.objects import get_object
 

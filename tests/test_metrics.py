@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from handloop.cli import main
+from handloop.zoo.joints import MSRA21, TIPS
 from handloop.zoo.metrics import fraction_curve, hand_object_error, joint_errors, per_joint_error, summarize
 from handloop.zoo.resultfile import evaluate_file, get_benchmark, read_results, write_results
 
@@ -53,6 +54,11 @@ def test_hand_object_error_eq23():
     assert np.allclose(e, [8.0, 5.0])
     with pytest.raises(ValueError, match="no visible"):
         hand_object_error(tips_pred, tips_gt, tips_vis * False, corners_pred, corners_gt, corners_vis * False)
+
+
+def test_eq23_fingertips_are_the_msra21_tips():
+    assert TIPS == (4, 8, 12, 16, 20)
+    assert [MSRA21.joints[i] for i in TIPS] == ["index_tip", "middle_tip", "ring_tip", "pinky_tip", "thumb_tip"]
 
 
 def test_result_file_round_trip_and_bad_files(tmp_path):

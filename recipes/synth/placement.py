@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from handloop.recipes.synth.hand import TIPS, palm_axes
+from handloop.recipes.synth.hand import palm_axes
+from handloop.zoo.joints import TIPS
 from handloop.zoo.objects import ObjectModel
 
 

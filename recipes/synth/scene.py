@@ -17,12 +17,13 @@ import numpy as np
 import tensorflow as tf
 
 from handloop.recipes.records import Frame
-from handloop.recipes.synth.hand import TIPS, HandShape, forward_kinematics, hand_point_cloud, hand_primitives
+from handloop.recipes.synth.hand import HandShape, forward_kinematics, hand_point_cloud, hand_primitives
 from handloop.recipes.synth.placement import place_object
 from handloop.recipes.synth.poses import sample_articulation, sample_position, sample_rotation
 from handloop.recipes.synth.sensor import SensorConfig, apply_sensor
 from handloop.zoo import render
 from handloop.zoo.camera import Intrinsics
+from handloop.zoo.joints import TIPS
 from handloop.zoo.objects import OBJECT_KINDS, ObjectModel
 from handloop.zoo.preprocess import center_of_mass
 
