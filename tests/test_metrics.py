@@ -73,7 +73,7 @@ def test_result_file_round_trip_and_bad_files(tmp_path):
         "empty.txt": "",
         "text.txt": " ".join(["x"] * 42) + "\n",
     }
-    messages = {"cols.txt": "3 columns, expected 42", "nan.txt": "NaN", "blank.txt": ":2: blank line",
+    messages = {"cols.txt": "3 fields, expected 42", "nan.txt": "NaN", "blank.txt": ":2: blank line",
                 "empty.txt": "empty", "text.txt": "not a number"}
     for name, text in cases.items():
         (tmp_path / name).write_text(text)

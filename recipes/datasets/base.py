@@ -150,37 +150,3 @@ def keep_box(depth: np.ndarray, box: tuple[float, float, float, float]) -> np.nd
     out = np.zeros_like(depth)
     out[v0:v1, u0:u1] = depth[v0:v1, u0:u1]
     return out
-
-
-def read_label_rows(path: Path, columns: int, skip: int = 0, first_line: int = 1) -> list[tuple[str, np.ndarray]]:
-    """Reads a whitespace-separated label text file: each line a name (or nothing) then ``columns`` numbers.
-
-    Args:
-        path: the file.
-        columns: numbers per line after the leading name (when ``skip`` is 1) or in all (``skip`` 0).
-        skip: leading non-numeric fields per line (0 or 1).
-        first_line: 1-based number of the first label line (earlier lines are a header the caller reads).
-    Returns:
-        ``[(name or "", float32 (columns,) values)]`` per non-empty line.
-    Raises:
-        FileNotFoundError: naming a missing file.
-        ValueError: naming the file and line of a wrong field count or a value that is not a finite number.
-    """
-    if not path.is_file():
-        raise FileNotFoundError(f"label file not found: {path}")
-    rows = []
-    with open(path) as handle:
-        for number, line in enumerate(handle, 1):
-            fields = line.split()
-            if number < first_line or not fields:
-                continue
-            if len(fields) != skip + columns:
-                raise ValueError(f"{path}:{number}: {len(fields)} fields, expected {skip + columns}")
-            try:
-                values = np.array(fields[skip:], np.float32)
-            except ValueError:
-                raise ValueError(f"{path}:{number}: a label value is not a number") from None
-            if not np.all(np.isfinite(values)):
-                raise ValueError(f"{path}:{number}: NaN or infinite label value")
-            rows.append((fields[0] if skip else "", values))
-    return rows

@@ -16,7 +16,8 @@ import warnings
 
 import numpy as np
 
-from handloop.recipes.datasets.base import DatasetReader, Entry, read_label_rows
+from handloop.recipes.datasets.base import DatasetReader, Entry
+from handloop.zoo.resultfile import read_rows
 
 SUBJECTS = tuple(f"P{k}" for k in range(9))
 GESTURES = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "I", "IP", "L", "MP", "RP", "T", "TIP", "Y")
@@ -101,9 +102,9 @@ def read_joint_txt(path) -> np.ndarray:
         header = handle.readline().split()
     if len(header) != 1 or not header[0].isdigit():
         raise ValueError(f"{path}:1: expected the frame count, got {' '.join(header)!r}")
-    rows = read_label_rows(path, 63, first_line=2)
+    _, rows = read_rows(path, 63, first_line=2)
     if len(rows) != int(header[0]):
         raise ValueError(f"{path}: header says {header[0]} frames, but it holds {len(rows)} label lines")
-    joints = np.stack([v for _, v in rows]).reshape(-1, 21, 3) if rows else np.zeros((0, 21, 3), np.float32)
+    joints = rows.astype(np.float32).reshape(-1, 21, 3)
     joints[..., 2] *= -1
     return joints
