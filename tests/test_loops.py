@@ -59,8 +59,13 @@ def test_unrolled_loop_equals_networks_run_one_by_one(loop):
         pose = pose + loop.get_layer("updater")(tf.concat([crop, image], -1))
         poses.append(pose)
     np.testing.assert_allclose(out["poses"], tf.stack(poses, 1), atol=1e-5)
-    xyz = pose * SMALL.cube_mm / 2 + tf_uvd_to_xyz(center, intr)[:, None]
-    np.testing.assert_allclose(out["joints_xyz"], xyz, atol=1e-3)
+    xyz = tf.stack(poses, 1) * SMALL.cube_mm / 2 + tf_uvd_to_xyz(center, intr)[:, None, None]
+    np.testing.assert_allclose(out["iterations_xyz"], xyz, atol=1e-3)
+    np.testing.assert_allclose(out["iterations_uvd"], tf_xyz_to_uvd(xyz, intr), atol=1e-3)
+    np.testing.assert_array_equal(out["joints_xyz"], out["iterations_xyz"][:, -1])
+    np.testing.assert_array_equal(out["hand_found"], [1, 1])
+    empty = loop({"depth": np.zeros_like(inputs["depth"]), "intrinsics": inputs["intrinsics"]})
+    np.testing.assert_array_equal(empty["hand_found"], [0, 0])
     assert out["synth"].shape == (2, 2, 128, 128, 1)
 
 
