@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from handloop.zoo.camera import Intrinsics
+from handloop.zoo.camera import Intrinsics, tf_xyz_to_uvd
 from handloop.zoo.fileio import write_text
 
 SHARD_PATTERN = "shard-{index:05d}-of-{count:05d}.tfrecord"
@@ -218,15 +218,12 @@ def parse_example(serialized, num_joints: int, height: int, width: int, windowed
 
 
 def _project(xyz, intrinsics, y_up):
-    """TF: ``(N, 3)`` camera mm -> pixels and mm under ``intrinsics`` (4,) and a y_up tensor; zeros where z <= 0."""
+    """TF: ``(N, 3)`` camera mm -> pixels and mm (:func:`handloop.zoo.camera.tf_xyz_to_uvd`, ``y_up`` a boolean
+    tensor); zeros where z <= 0 (a frame without an object stores zero corners)."""
     import tensorflow as tf
 
-    fx, fy, cx, cy = tf.unstack(intrinsics)
-    z = xyz[:, 2]
-    safe = tf.where(z > 0, z, 1.0)
-    y = tf.where(y_up, -xyz[:, 1], xyz[:, 1])
-    uvd = tf.stack([xyz[:, 0] * fx / safe + cx, y * fy / safe + cy, z], -1)
-    return tf.where((z > 0)[:, None], uvd, 0.0)
+    placed = xyz[:, 2:] > 0
+    return tf.where(placed, tf_xyz_to_uvd(tf.where(placed, xyz, 1.0), intrinsics, y_up), 0.0)
 
 
 def shard_path(directory: str | Path, index: int, count: int) -> Path:
