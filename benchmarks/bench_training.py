@@ -34,29 +34,17 @@ def _rate(run, steps: int, batch: int, repeats: int) -> float:
 
 
 def _tasks(recipe, frames, config) -> dict:
-    """The recipe's training tasks by row name, with random-weight networks where a task needs trained ones."""
-    from handloop.recipes.train import object_tasks, tasks
+    """The recipe's training tasks by network name (the full-size synthesizer for ``synthesizer``), with
+    random-weight networks where a task needs trained ones."""
+    from handloop.recipes.train.registry import task_class
+    from handloop.recipes.train.run import stages
     from handloop.zoo.loops import build_network
 
-    def net(name):
-        return build_network(config, name)
-
-    rows = {"predictor": tasks.PredictorTask(recipe, frames, config),
-            "synthesizer (128 px)": tasks.SynthesizerTask(recipe, frames, config, 4)}
-    if not config.object:
-        return {"localizer": tasks.LocalizerTask(recipe, frames, config), **rows,
-                "updater (with T_D draws)": tasks.UpdaterTask(recipe, frames, config, net("predictor"),
-                                                              net("synthesizer"))}
-    return {
-        "localizer (scene crop)": object_tasks.SceneLocalizerTask(recipe, frames, config, "localizer"),
-        "object localizer (scene crop)": object_tasks.SceneLocalizerTask(recipe, frames, config, "object_localizer"),
-        **rows,
-        "object predictor": object_tasks.ObjectPredictorTask(recipe, frames, config),
-        "updater (merged image, T_D draws)": object_tasks.HandObjectUpdaterTask(
-            recipe, frames, config, net("predictor"), net("synthesizer"), net("object_predictor")),
-        "object updater (merged image, T_D draws)": object_tasks.ObjectUpdaterTask(
-            recipe, frames, config, net("object_predictor"), net("synthesizer"), net("predictor")),
-    }
+    rows = {}
+    for name in stages(config):
+        task = task_class(config, name)
+        rows[name] = task(recipe, frames, config, *(build_network(config, need) for need in task.needs))
+    return rows
 
 
 def main() -> None:
@@ -76,19 +64,18 @@ def main() -> None:
 
     from handloop.recipes.config import load_recipe
     from handloop.recipes.train.run import prepare_frames
-    from handloop.zoo import networks
-    from handloop.zoo.config import LoopConfig
+    from handloop.zoo.loops import build_network
 
     recipe = load_recipe(args.recipe, args.overrides)
-    config = LoopConfig.from_dict(recipe.model)
+    config = recipe.model
     frames = prepare_frames(recipe, "train")
     batch = recipe.stage("predictor").batch_size
     candidates = _tasks(recipe, frames, config)
     readers = {"input pipeline (read, decode, augment, crop)": candidates["predictor"]}
     if config.object:
-        readers.update({"scene crop pipeline (localizers)": candidates["localizer (scene crop)"],
-                        "object crop pipeline (object predictor)": candidates["object predictor"],
-                        "hand + object crops pipeline (updaters)": candidates["updater (merged image, T_D draws)"]})
+        readers.update({"scene crop pipeline (localizers)": candidates["localizer"],
+                        "object crop pipeline (object predictor)": candidates["object_predictor"],
+                        "hand + object crops pipeline (updaters)": candidates["updater"]})
     rows = []
     for name, task in readers.items():
         for views in (1, 3):
@@ -104,8 +91,7 @@ def main() -> None:
                          "images_per_s": _rate(read, args.steps, batch, args.repeats)})
         task.recipe = recipe
     for name, task in candidates.items():
-        model = networks.build_predictor(config.predictor, config.num_joints) if name == "predictor" \
-            else task.build_model()  # (the predictor task would fit its PCA first: not part of a training step)
+        model = build_network(config, name) if name == "predictor" else task.build_model()  # (the predictor task would fit its PCA first: not part of a training step)
         optimizer = keras.optimizers.Adam()
         fixed = next(iter(task.build_inputs(batch)))  # train on one batch: this row times the network, not the data
 

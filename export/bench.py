@@ -156,13 +156,12 @@ def _all_networks(model, paper: bool) -> list[tuple]:
     import keras
 
     from handloop.zoo.config import paper as paper_config
-    from handloop.zoo.loops import HAND_NETWORKS, build_networks
+    from handloop.zoo.loops import build_networks
 
     groups = [(model.name, [layer for layer in model.model.layers if isinstance(layer, keras.Model)])]
     if paper:
         config = dataclasses.replace(paper_config(), num_joints=model.config.num_joints, crop=model.config.crop)
-        nets = build_networks(config)
-        groups.append(("paper", [nets[name] for name in HAND_NETWORKS]))
+        groups.append(("paper", list(build_networks(config).values())))
     return groups
 
 

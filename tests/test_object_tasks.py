@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from conftest import on_one_batch
-from handloop.recipes.config import OBJECT_STAGES, StageConfig, load_recipe, recipe_from_dict
+from handloop.recipes.config import StageConfig, load_recipe, recipe_from_dict
 from handloop.recipes.train import object_tasks, tasks
 from handloop.recipes.train.run import stages, stage_weights, train_stage
 from handloop.recipes.train.trainer import fit
@@ -70,11 +70,9 @@ def test_object_rendered_from_true_corners_matches_both_crops(recipe, frames, ne
 
 
 def test_scene_localizers_and_object_predictor_losses_fall(recipe, frames, tmp_path):
-    falls(object_tasks.SceneLocalizerTask(recipe, frames, CONFIG, "localizer"), tmp_path / "loc")
-    falls(object_tasks.SceneLocalizerTask(recipe, frames, CONFIG, "object_localizer"), tmp_path / "oloc")
+    falls(object_tasks.SceneLocalizerTask(recipe, frames, CONFIG), tmp_path / "loc")
+    falls(object_tasks.ObjectLocalizerTask(recipe, frames, CONFIG), tmp_path / "oloc")
     falls(object_tasks.ObjectPredictorTask(recipe, frames, CONFIG), tmp_path / "opred")
-    with pytest.raises(ValueError, match="object_localizer"):
-        object_tasks.SceneLocalizerTask(recipe, frames, CONFIG, "predictor")
 
 
 @pytest.mark.parametrize("which", ["updater", "object_updater"])
@@ -92,12 +90,12 @@ def test_updater_on_merged_image_loss_falls(recipe, frames, nets, tmp_path, whic
 
 def test_hand_object_recipe_has_every_stage_and_borrows_the_synthesizer(tmp_path):
     recipe = load_recipe("synth-hand-object-lite", [f"workdir={tmp_path}"])
-    config = LoopConfig.from_dict(recipe.model)
-    assert stages(config) == OBJECT_STAGES
-    assert all(recipe.stage(name) for name in OBJECT_STAGES)
+    assert stages(recipe.model) == ("localizer", "object_localizer", "predictor", "object_predictor", "synthesizer",
+                                    "updater", "object_updater")
+    assert all(recipe.stage(name) for name in stages(recipe.model))
     path = train_stage(recipe, "synthesizer", frames=None)
     assert path == stage_weights(recipe, "synthesizer") and path.is_file()
-    from handloop.zoo import load
+    from handloop import load
 
     expected = load("synth-hand-lite").model.get_layer("synthesizer").get_weights()
     from handloop.zoo.loops import build_network

@@ -10,6 +10,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+CROP_SIZE = 128
+"""Side of the networks' input crop and of the synthesized image, pixels (the paper's 128 x 128): the default of
+:attr:`LoopConfig.crop`, which every crop, network and synthesizer of a loop reads."""
+
 
 @dataclasses.dataclass
 class LocalizerConfig:
@@ -71,7 +75,8 @@ class LoopConfig:
         joint_set: name of the joint order (:mod:`handloop.zoo.joints`).
         iterations: N, synthesize-update iterations, fixed when the loop is built.
         cube_mm: side of the metric crop cube, mm.
-        crop: crop side, pixels.
+        crop: side of every crop the networks see and of the synthesized image, pixels; the synthesizer grows
+            ``synthesizer.base`` by powers of two up to it.
         height, width: input frame size, pixels.
         reference_joint: joint the localizer finds and the crop centres on (middle MCP).
         object: None for a hand loop; the name of a :data:`handloop.zoo.objects.OBJECTS` model for a hand-object loop.
@@ -91,7 +96,7 @@ class LoopConfig:
     joint_set: str = "msra21"
     iterations: int = 2
     cube_mm: float = 300.0
-    crop: int = 128
+    crop: int = CROP_SIZE
     height: int = 480
     width: int = 640
     reference_joint: int = 5
@@ -121,20 +126,16 @@ class LoopConfig:
         size = values.get("size", "lite")
         if size not in PRESETS:
             raise ValueError(f"unknown loop size {size!r}: expected one of {sorted(PRESETS)}")
-        base = PRESETS[size]()
-        for name in _NETWORKS:
-            if name in values:
-                values[name] = _update(getattr(base, name), values[name], name)
-        return _update(base, values, "loop")
-
-
-_NETWORKS = ("localizer", "predictor", "synthesizer", "updater", "object_localizer", "object_predictor",
-             "object_updater")
+        return _update(PRESETS[size](), values, "loop")
 
 
 def _update(config, values: dict[str, Any], where: str):
+    """``config`` with ``values`` replaced; a dict for a field holding a config dataclass (a network's) updates
+    that dataclass in turn."""
     if not isinstance(values, dict):
         return values
+    values = {k: _update(getattr(config, k), v, k) if dataclasses.is_dataclass(getattr(config, k, None)) else v
+              for k, v in values.items()}
     known = {f.name for f in dataclasses.fields(config)}
     unknown = set(values) - known
     if unknown:

@@ -7,8 +7,8 @@ are located in a larger crop, each is predicted from its own crop, and each iter
 hand and the rendered object in the frame before both updaters refine their own pose.
 
 Inputs are a depth frame in mm and the camera's intrinsics, so the exported artefact needs nothing else. The
-sub-networks are nested models named as in :data:`HAND_NETWORKS` and :data:`OBJECT_NETWORKS`:
-``loop.get_layer("updater")`` is the trained updater itself.
+sub-networks are nested models named as in :data:`handloop.zoo.networks.NETWORKS`: ``loop.get_layer("updater")``
+is the trained updater itself.
 """
 
 from __future__ import annotations
@@ -24,10 +24,6 @@ from handloop.zoo.layers.render import RenderObject
 from handloop.zoo.layers.stn import ISTNPaste, STNCrop
 from handloop.zoo.objects import get_object
 
-HAND_NETWORKS = ("localizer", "predictor", "synthesizer", "updater")
-"""Networks of every loop (the hand's)."""
-OBJECT_NETWORKS = ("object_localizer", "object_predictor", "object_updater")
-"""Further networks of a hand-object loop."""
 OUTPUTS = ("joints_xyz", "joints_uvd", "iterations_xyz", "iterations_uvd", "hand_found", "center_uvd", "crop",
            "poses", "synth")
 """Outputs of a hand loop (see :func:`build_hand_loop`)."""
@@ -39,8 +35,9 @@ OBJECT_OUTPUTS = OUTPUTS + ("scene_center_uvd", "object_center_uvd", "object_cro
 
 
 def network_names(config: LoopConfig) -> tuple[str, ...]:
-    """Names of the networks of ``config``'s loop (the nested models' names)."""
-    return HAND_NETWORKS + (OBJECT_NETWORKS if config.object else ())
+    """Names of the networks of ``config``'s loop (the nested models' names), in training order
+    (:data:`handloop.zoo.networks.NETWORKS`): the hand's, and the object's when it has one."""
+    return tuple(net.name for net in networks.NETWORKS if net.entity == "hand" or config.object)
 
 
 def build_network(config: LoopConfig, name: str) -> keras.Model:
@@ -51,18 +48,8 @@ def build_network(config: LoopConfig, name: str) -> keras.Model:
     """
     if name not in network_names(config):
         raise ValueError(f"{name!r} is not a network of this loop: expected one of {network_names(config)}")
-    crop, joints = config.crop, config.num_joints
-    builders = {
-        "localizer": lambda: networks.build_localizer(config.localizer, crop),
-        "predictor": lambda: networks.build_predictor(config.predictor, joints, crop),
-        "synthesizer": lambda: networks.build_synthesizer(config.synthesizer, joints),
-        "updater": lambda: networks.build_updater(config.updater, joints, crop),
-        "object_localizer": lambda: networks.build_object_localizer(config.object_localizer, crop),
-        "object_predictor": lambda: networks.build_object_predictor(config.object_predictor, crop),
-        "object_updater": lambda: networks.build_updater(config.object_updater, networks.objects.CORNERS, crop,
-                                                         name="object_updater"),
-    }
-    return builders[name]()
+    net = next(net for net in networks.NETWORKS if net.name == name)
+    return net.build(getattr(config, net.config), config)
 
 
 def build_networks(config: LoopConfig) -> dict[str, keras.Model]:

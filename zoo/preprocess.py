@@ -19,6 +19,7 @@ import numpy as np
 from scipy import ndimage
 
 from handloop.zoo.camera import Intrinsics
+from handloop.zoo.config import CROP_SIZE
 
 DEPTH_MIN_MM = 10.0
 """Nearest depth a hand can be at, mm; nearer readings are sensor noise."""
@@ -26,8 +27,6 @@ DEPTH_MAX_MM = 1500.0
 """Farthest depth searched for a hand, mm."""
 INVALID_DEPTH_MM = 32001.0
 """Value some tools write for pixels without depth."""
-CROP_SIZE = 128
-"""Side of the network input crop, pixels."""
 
 
 class NoHandError(ValueError):

@@ -14,7 +14,8 @@ import keras
 import tensorflow as tf
 
 from handloop.zoo.layers.geometry import per_crop
-from handloop.zoo.preprocess import CROP_SIZE, INVALID_DEPTH_MM
+from handloop.zoo.config import CROP_SIZE
+from handloop.zoo.preprocess import INVALID_DEPTH_MM
 
 
 def _half_extent(center_uvd, cube, intrinsics):
