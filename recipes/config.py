@@ -12,15 +12,10 @@ from typing import Any
 
 import yaml
 
+from handloop.zoo.config import LoopConfig
+
 RECIPES_DIR = Path(__file__).resolve().parent
 """Where the shipped ``*.yaml`` recipes live."""
-
-
-HAND_STAGES = ("localizer", "predictor", "synthesizer", "updater")
-"""Stages of a hand loop's recipe, in training order: each trains the network of its name."""
-OBJECT_STAGES = ("localizer", "object_localizer", "predictor", "object_predictor", "synthesizer", "updater",
-                 "object_updater")
-"""Stages of a hand-object loop's recipe, in training order: every stage name a recipe can have."""
 
 
 @dataclasses.dataclass
@@ -51,14 +46,12 @@ class DataConfig:
     Attributes:
         train, test: shard folders (relative paths resolve against the working directory).
         generate: None for real data; else ``{frames, seed, objects}`` per split for ``handloop data synth``.
-        reference_joint: index of the joint the localizer finds and the crops centre on (middle MCP).
         shuffle_buffer: frames in the shuffle buffer.
     """
 
     train: str = "data/synth-train"
     test: str = "data/synth-test"
     generate: dict | None = None
-    reference_joint: int = 5
     shuffle_buffer: int = 2048
 
 
@@ -85,10 +78,15 @@ class StageConfig:
 
 @dataclasses.dataclass
 class Recipe:
-    """A zoo entry's full training recipe."""
+    """A zoo entry's full training recipe.
+
+    Attributes:
+        model: the loop it trains (its ``reference_joint`` is the joint the training crops centre on); one stage
+            per network of that loop (:func:`handloop.zoo.loops.network_names`), named after it.
+    """
 
     name: str
-    model: dict
+    model: LoopConfig
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)
     stages: dict[str, StageConfig] = dataclasses.field(default_factory=dict)
@@ -140,10 +138,11 @@ def _build(cls, values: dict, where: str):
 def recipe_from_dict(tree: dict) -> Recipe:
     """Builds a :class:`Recipe` from its YAML tree, rejecting unknown keys by name."""
     tree = dict(tree)
+    model = LoopConfig.from_dict(tree.pop("model", {}))
     data = _build(DataConfig, tree.pop("data", {}), "data")
     augment = _build(AugmentConfig, tree.pop("augment", {}), "augment")
     stages = {k: _build(StageConfig, v or {}, f"stages.{k}") for k, v in tree.pop("stages", {}).items()}
-    return _build(Recipe, {**tree, "data": data, "augment": augment, "stages": stages}, "recipe")
+    return _build(Recipe, {**tree, "model": model, "data": data, "augment": augment, "stages": stages}, "recipe")
 
 
 def load_recipe(spec: str | Path, overrides: list[str] = ()) -> Recipe:

@@ -17,7 +17,7 @@ from handloop.recipes.config import AugmentConfig
 from handloop.zoo.camera import tf_uvd_to_xyz, tf_xyz_to_uvd
 from handloop.zoo.layers.geometry import center_of_mass
 from handloop.zoo.layers.stn import stn_crop
-from handloop.zoo.preprocess import CROP_SIZE
+from handloop.zoo.config import CROP_SIZE
 
 
 def _rotate_about(uvd, center_uvd, angle):

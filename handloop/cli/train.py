@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from handloop.recipes.config import OBJECT_STAGES
+from handloop.zoo.networks import NETWORKS
 
 HELP = "train a zoo entry from its recipe (YAML path or shipped name), stage by stage"
 
@@ -13,7 +13,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("recipe", help="recipe YAML or the name of a shipped recipe, e.g. synth-hand-lite")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a recipe value, e.g. --set stages.predictor.epochs=5 (repeatable)")
-    parser.add_argument("--stage", default="all", choices=[*OBJECT_STAGES, "all"],
+    parser.add_argument("--stage", default="all", choices=[*(net.name for net in NETWORKS), "all"],
                         help="which network to train (default: all of the recipe's loop, in order, skipping finished "
                              "stages; the object_* stages exist for hand-object recipes)")
     parser.add_argument("--entry-dir", metavar="DIR",
@@ -25,11 +25,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from handloop.recipes.config import load_recipe
     from handloop.recipes.train.run import assemble, prepare_frames, stages, train_stage
-    from handloop.zoo.config import LoopConfig
 
     recipe = load_recipe(args.recipe, args.overrides)
     frames = prepare_frames(recipe, "train")
-    for stage in stages(LoopConfig.from_dict(recipe.model)) if args.stage == "all" else (args.stage,):
+    for stage in stages(recipe.model) if args.stage == "all" else (args.stage,):
         path = train_stage(recipe, stage, frames, progress=not args.no_progress)
         print(f"{stage}: {path}")
     if args.stage == "all":

@@ -15,18 +15,20 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from handloop.recipes.config import HAND_STAGES, OBJECT_STAGES, Recipe
+from handloop.recipes.config import Recipe
 from handloop.recipes.records import frames_dataset
-from handloop.recipes.train import object_tasks, tasks
+from handloop.recipes.train import tasks
+from handloop.recipes.train.registry import task_class
 from handloop.recipes.train.trainer import fit
 from handloop.zoo.config import LoopConfig
 from handloop.zoo.loops import build_network, network_names
-from handloop.zoo.networks.synthesizer import FULL_STAGES
+from handloop.zoo.networks import full_stages
 
 
 def stages(config: LoopConfig) -> tuple[str, ...]:
-    """The stages of ``config``'s loop, in the order ``all`` trains them (each trains the network of its name)."""
-    return OBJECT_STAGES if config.object else HAND_STAGES
+    """The stages of ``config``'s loop, in the order ``all`` trains them (each trains the network of its name):
+    the loop's networks in training order (:data:`handloop.zoo.networks.NETWORKS`)."""
+    return network_names(config)
 
 
 def prepare_frames(recipe: Recipe, split: str) -> tf.data.Dataset:
@@ -81,7 +83,7 @@ def _train_synthesizer(recipe: Recipe, frames, config: LoopConfig, strategy, pro
     """Grows the synthesizer from 8 px to full size, each size resuming from the previous one's weights."""
     settings, workdir = recipe.stage("synthesizer"), recipe.run_dir / "synthesizer"
     previous = None
-    for grown in range(FULL_STAGES + 1):
+    for grown in range(full_stages(config.synthesizer, config.crop) + 1):
         task = tasks.SynthesizerTask(recipe, frames, config, grown, previous)
         previous = workdir / f"{task.name}.weights.h5"
         if not previous.is_file():
@@ -93,32 +95,15 @@ def _train_synthesizer(recipe: Recipe, frames, config: LoopConfig, strategy, pro
 
 
 def _task(recipe: Recipe, stage: str, frames, config: LoopConfig):
-    """The training task of ``stage`` for ``config``'s loop."""
-    def net(name):
-        return load_network(recipe, name, config)
-
-    if not config.object:
-        if stage == "localizer":
-            return tasks.LocalizerTask(recipe, frames, config)
-        if stage == "predictor":
-            return tasks.PredictorTask(recipe, frames, config)
-        return tasks.UpdaterTask(recipe, frames, config, net("predictor"), net("synthesizer"))
-    if stage in ("localizer", "object_localizer"):
-        return object_tasks.SceneLocalizerTask(recipe, frames, config, stage)
-    if stage == "predictor":
-        return tasks.PredictorTask(recipe, frames, config)
-    if stage == "object_predictor":
-        return object_tasks.ObjectPredictorTask(recipe, frames, config)
-    if stage == "updater":
-        return object_tasks.HandObjectUpdaterTask(recipe, frames, config, net("predictor"), net("synthesizer"),
-                                                  net("object_predictor"))
-    return object_tasks.ObjectUpdaterTask(recipe, frames, config, net("object_predictor"), net("synthesizer"),
-                                          net("predictor"))
+    """The training task of ``stage`` for ``config``'s loop (:mod:`handloop.recipes.train.registry`), given the
+    trained networks it needs."""
+    task = task_class(config, stage)
+    return task(recipe, frames, config, *(load_network(recipe, name, config) for name in task.needs))
 
 
 def train_stage(recipe: Recipe, stage: str, frames: tf.data.Dataset, strategy=None, progress: bool = True) -> Path:
     """Trains one stage of ``recipe`` on ``frames`` (parsed frame dicts) unless it is done; returns its weights."""
-    config = LoopConfig.from_dict(recipe.model)
+    config = recipe.model
     if stage not in stages(config):
         raise ValueError(f"unknown stage {stage!r} for this loop: expected one of {stages(config)} or 'all'")
     final = stage_weights(recipe, stage)
@@ -147,7 +132,7 @@ def assemble(recipe: Recipe, directory: Path | None = None, test_frames: int | N
     from handloop.zoo.loops import build_loop
     from handloop.zoo.registry import save_entry
 
-    config = LoopConfig.from_dict(recipe.model)
+    config = recipe.model
     loop = build_loop(config, {name: load_network(recipe, name, config) for name in network_names(config)})
     if recipe.data.generate is not None:
         prepare_frames(recipe, "test")

@@ -12,20 +12,31 @@ import tensorflow as tf
 
 from handloop.recipes.config import Recipe
 from handloop.recipes.pipeline import training_dataset
+from handloop.recipes.train.registry import register_task
 from handloop.recipes.train.trainer import Task
 from handloop.zoo import networks
 from handloop.zoo.config import LoopConfig
+from handloop.zoo.loops import build_network
 
 
 class _RecipeTask(Task):
-    """Holds the recipe, its loop config and the stream of training frames."""
+    """Holds the recipe, its loop config and the stream of training frames; trains the loop's network ``name``.
+
+    ``needs`` names the trained networks the constructor takes after these three (see
+    :mod:`handloop.recipes.train.registry`).
+    """
+
+    needs: tuple[str, ...] = ()
 
     def __init__(self, recipe: Recipe, frames: tf.data.Dataset, config: LoopConfig):
         self.recipe, self.frames, self.config = recipe, frames, config
 
+    def build_model(self):
+        return build_network(self.config, self.name)
+
     def build_inputs(self, batch_size: int, localizer: bool = False) -> tf.data.Dataset:
         return training_dataset(self.frames, self.recipe.augment, batch_size, self.recipe.seed,
-                                self.recipe.data.reference_joint, shuffle_buffer=self.recipe.data.shuffle_buffer,
+                                self.config.reference_joint, shuffle_buffer=self.recipe.data.shuffle_buffer,
                                 localizer=localizer)
 
 
@@ -34,13 +45,11 @@ def squared_distance(a, b):
     return tf.reduce_sum(tf.reshape(tf.square(a - b), [tf.shape(a)[0], -1]), -1)
 
 
+@register_task("localizer", "hand")
 class LocalizerTask(_RecipeTask):
     """Localizer: crop around a jittered centre -> offset to the reference joint, squared L2 (eq. 5)."""
 
     name = "localizer"
-
-    def build_model(self):
-        return networks.build_localizer(self.config.localizer)
 
     def build_inputs(self, batch_size):
         return super().build_inputs(batch_size, localizer=True)
@@ -57,6 +66,7 @@ def fit_pca(poses: np.ndarray, components: int) -> tuple[np.ndarray, np.ndarray]
     return vt[:components].astype(np.float32), mean.astype(np.float32)
 
 
+@register_task("predictor")
 class PredictorTask(_RecipeTask):
     """Predictor: crop -> PCA-decoded pose, squared L2 to the ground truth (eq. 6).
 
@@ -67,7 +77,7 @@ class PredictorTask(_RecipeTask):
     pca_batches = 160
 
     def build_model(self):
-        model = networks.build_predictor(self.config.predictor, self.config.num_joints)
+        model = super().build_model()
         batches = self.build_inputs(64).take(self.pca_batches)
         poses = np.concatenate([b["pose"].numpy() for b in batches])
         networks.set_pca(model, *fit_pca(poses, self.config.predictor.bottleneck))
@@ -77,29 +87,38 @@ class PredictorTask(_RecipeTask):
         return squared_distance(model(batch["crop"], training=True), batch["pose"])
 
 
+@register_task("synthesizer")
 class SynthesizerTask(_RecipeTask):
-    """Synthesizer grown layer by layer: pose -> depth crop at ``8 * 2**stages`` pixels, mean squared error (eq. 7).
+    """Synthesizer grown layer by layer: pose -> depth crop at ``base * 2**stages`` pixels, mean squared error
+    (eq. 7).
 
     The target is the input crop averaged down to the current resolution. The weights of the previous resolution
-    (the ``.weights.h5`` file ``previous``) are carried over by layer name.
+    (the ``.weights.h5`` file ``previous``) are carried over by layer name. ``stages`` None: the full size.
     """
 
-    def __init__(self, recipe, frames, config, stages: int, previous=None):
+    def __init__(self, recipe, frames, config, stages: int | None = None, previous=None):
         super().__init__(recipe, frames, config)
-        self.stages, self.previous = stages, previous
-        self.name = f"synthesizer-{8 * 2 ** stages}"
+        self.stages = networks.full_stages(config.synthesizer, config.crop) if stages is None else stages
+        self.previous = previous
+        self.name = f"synthesizer-{self._size}"
+
+    @property
+    def _size(self) -> int:
+        return self.config.synthesizer.base * 2**self.stages
+
+    def _build(self, stages: int):
+        return networks.build_synthesizer(self.config.synthesizer, self.config.num_joints, self.config.crop, stages)
 
     def build_model(self):
-        model = networks.build_synthesizer(self.config.synthesizer, self.config.num_joints, stages=self.stages)
+        model = self._build(self.stages)
         if self.previous is not None:
-            smaller = networks.build_synthesizer(self.config.synthesizer, self.config.num_joints, self.stages - 1)
+            smaller = self._build(self.stages - 1)
             smaller.load_weights(self.previous)
             networks.transfer_weights(smaller, model)
         return model
 
     def _target(self, crop):
-        size = 8 * 2**self.stages
-        return tf.image.resize(crop, [size, size], method="area")
+        return tf.image.resize(crop, [self._size, self._size], method="area")
 
     def per_example_loss(self, model, batch):
         image = model(batch["pose"], training=True)
@@ -110,6 +129,7 @@ class SynthesizerTask(_RecipeTask):
         return {"target": (self._target(batch["crop"]) + 1) / 2, "synthesized": (image + 1) / 2}
 
 
+@register_task("updater", "hand")
 class UpdaterTask(_RecipeTask):
     """Updater with the hinge loss of section 3.5 on poses drawn from the training set T_D.
 
@@ -126,6 +146,7 @@ class UpdaterTask(_RecipeTask):
     """
 
     name = "updater"
+    needs = ("predictor", "synthesizer")
     hinge_lambda = 0.6
     grow_every = 2
     buffer_size = 4096
@@ -138,9 +159,6 @@ class UpdaterTask(_RecipeTask):
         points = int(predictor.output_shape[-2])
         self.grown = tf.Variable(0, dtype=tf.int64, trainable=False, name="grown")
         self.errors = tf.Variable(tf.zeros([self.buffer_size, points, 3]), trainable=False, name="errors")
-
-    def build_model(self):
-        return networks.build_updater(self.config.updater, self.config.num_joints)
 
     def state(self):
         return {"td_grown": self.grown, "td_errors": self.errors}
