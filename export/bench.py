@@ -21,14 +21,17 @@ import numpy as np
 
 from handloop.zoo.api import HandPoseModel
 
-BENCH_FORMATS = ("keras-eager", "keras", "savedmodel", "tflite", "onnx", "tflite-fp16", "tflite-int8", "tensorrt")
+from handloop.export.formats import FORMATS
 
-
-KERAS_BASELINES = {"keras": "the compiled Keras call (tf.function, as HandPoseModel.predict runs it)",
-                   "keras-eager": "the eager Keras call loop(inputs)"}
+KERAS_BASELINES = {"keras-eager": "the eager Keras call loop(inputs)",
+                   "keras": "the compiled Keras call (tf.function, as HandPoseModel.predict runs it)"}
 """The Keras rows and what each times."""
+BENCH_FORMATS = (*KERAS_BASELINES, *(fmt.name if precision == fmt.precisions[0] else f"{fmt.name}-{precision}"
+                                     for fmt in FORMATS.values() for precision in fmt.precisions))
+"""The rows ``handloop bench`` can measure: the Keras baselines, then each format of :data:`FORMATS` in each of its
+precisions (``tflite`` in its default precision, ``tflite-int8`` in int8)."""
 FP16_MEAN_MM = 1.0
-"""Issue 6's fp16 parity bar: mean joint distance to the Keras loop, mm."""
+"""Largest mean joint distance to the Keras loop, mm, at which an fp16 export counts as matching it."""
 
 
 def _median_ms(call, warmup: int, repeats: int) -> float:
@@ -187,7 +190,6 @@ def bench(name: str, formats=BENCH_FORMATS, frames: int = 50, warmup: int = 5, r
     import pandas as pd
 
     import handloop
-    from handloop.export.formats import FORMATS
     from handloop.recipes.synth.generate import fresh_frames
     from handloop.zoo.camera import CAMERAS
     from handloop.zoo.registry import find_entry
@@ -214,8 +216,8 @@ def bench(name: str, formats=BENCH_FORMATS, frames: int = 50, warmup: int = 5, r
                     row["size_mb"] = find_entry(name).size_mb
                 else:
                     base, _, precision = fmt.partition("-")
-                    path = handloop.export.export(name, base, precision or ("fp16" if base == "tensorrt" else "fp32"),
-                                         out=Path(scratch) / f"{fmt}{FORMATS[base].suffix}")
+                    path = handloop.export.export(name, base, precision or None,
+                                                  out=Path(scratch) / f"{fmt}{FORMATS[base].suffix}")
                     files = [path] if path.is_file() else list(path.rglob("*"))
                     row["size_mb"] = sum(p.stat().st_size for p in files if p.is_file()) / 1e6
                     runner = handloop.export.load(path, threads)

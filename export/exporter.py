@@ -43,9 +43,10 @@ def default_path(name: str, fmt: str, precision: str, iterations: int) -> Path:
     return Path(f"{Path(name).stem}-n{iterations}-{precision}{FORMATS[fmt].suffix}")
 
 
-def export(name: str, fmt: str, precision: str = "fp32", iterations: int | None = None,
+def export(name: str, fmt: str, precision: str | None = None, iterations: int | None = None,
            out: str | Path | None = None) -> Path:
-    """Exports zoo entry ``name`` (registry name or card path) as ``fmt``; returns the artefact's path.
+    """Exports zoo entry ``name`` (registry name or card path) as ``fmt`` in ``precision`` (None: the format's
+    default, the first of its precisions); returns the artefact's path.
 
     The artefact is written under a temporary name and renamed when complete, so an export killed mid-way never
     leaves a file that looks finished.
@@ -58,6 +59,7 @@ def export(name: str, fmt: str, precision: str = "fp32", iterations: int | None 
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}: expected one of {sorted(FORMATS)}")
     spec = FORMATS[fmt]
+    precision = precision or spec.precisions[0]
     if precision not in spec.precisions:
         raise ValueError(f"{fmt} export offers precisions {spec.precisions}, not {precision!r}")
     entry = find_entry(name)

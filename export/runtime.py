@@ -1,4 +1,6 @@
-"""Runners for exported artefacts with the zoo's own API: ``handloop.export.load(path).predict(depth_mm, intrinsics)``."""
+"""Runners for exported artefacts with the zoo's own API, one class per runtime: ``Runner.open(path, threads)``
+reads an artefact and its metadata, ``predict(depth_mm, intrinsics)`` runs it (:func:`handloop.export.load` picks
+the runner of the artefact's format)."""
 
 from __future__ import annotations
 
@@ -21,16 +23,34 @@ class ExportedModel(HandPoseModel):
         self.config = LoopConfig.from_dict(metadata["config"])
         self.name = metadata["entry"]
 
+    @classmethod
+    def open(cls, path: Path, threads: int | None = None) -> "ExportedModel":
+        """Opens the artefact at ``path``; ValueError naming it when it is corrupt or not a handloop export."""
+        raise NotImplementedError
+
     def run_graph(self, depth: np.ndarray, intrinsics: np.ndarray) -> dict[str, np.ndarray]:
         raise NotImplementedError
 
 
 class SavedModelRunner(ExportedModel):
+    """A SavedModel folder, run by TensorFlow (signature ``serve``)."""
+
     def __init__(self, path: Path, metadata: dict):
         import tensorflow as tf
 
         super().__init__(path, metadata)
         self.module = tf.saved_model.load(str(path))
+
+    @classmethod
+    def open(cls, path, threads=None):
+        card = path / f"{meta.KEY}.json"
+        if not card.is_file():
+            raise ValueError(f"{path}: not a handloop SavedModel export (no {card.name})")
+        metadata = meta.loads(card.read_bytes(), str(card))
+        try:
+            return cls(path, metadata)
+        except (OSError, ValueError) as error:
+            raise ValueError(f"{path}: the SavedModel cannot be loaded ({str(error).splitlines()[0]})") from None
 
     def run_graph(self, depth, intrinsics):
         out = self.module.serve({"depth": depth.astype(np.float32), "intrinsics": intrinsics.astype(np.float32)})
@@ -46,6 +66,8 @@ now win here, and this default has not been revisited yet."""
 
 
 class TFLiteRunner(ExportedModel):
+    """A TFLite flatbuffer, run by LiteRT with ``threads`` threads (None: :data:`TFLITE_THREADS`)."""
+
     def __init__(self, path: Path, metadata: dict, model: bytes, threads: int | None = None):
         from ai_edge_litert.interpreter import Interpreter
 
@@ -53,15 +75,41 @@ class TFLiteRunner(ExportedModel):
         self.interpreter = Interpreter(model_content=model, num_threads=threads or TFLITE_THREADS)
         self.runner = self.interpreter.get_signature_runner()
 
+    @classmethod
+    def open(cls, path, threads=None):
+        data = path.read_bytes()
+        metadata = meta.tflite_metadata(data, str(path))
+        try:
+            return cls(path, metadata, data, threads)
+        except (ValueError, RuntimeError) as error:
+            raise ValueError(f"{path}: the TFLite model cannot be loaded ({error})") from None
+
     def run_graph(self, depth, intrinsics):
         return self.runner(depth=depth.astype(np.float32), intrinsics=intrinsics.astype(np.float32))
 
 
 class OnnxRunner(ExportedModel):
+    """An ONNX model, run by ONNX Runtime on the CPU (:func:`onnx_options`)."""
+
     def __init__(self, path: Path, metadata: dict, session):
         super().__init__(path, metadata)
         self.session = session
         self.outputs = [o.name for o in session.get_outputs()]
+
+    @classmethod
+    def open(cls, path, threads=None):
+        import onnx
+        import onnxruntime as ort
+
+        data = path.read_bytes()
+        try:
+            proto = onnx.load_from_string(data)
+            props = {p.key: p.value for p in proto.metadata_props}
+            metadata = meta.loads(props[meta.KEY].encode(), str(path))
+            session = ort.InferenceSession(data, onnx_options(threads), providers=["CPUExecutionProvider"])
+        except Exception as error:  # noqa: BLE001 - protobuf and onnxruntime raise their own types
+            raise ValueError(f"{path}: not a readable handloop ONNX export ({str(error).splitlines()[0]})") from None
+        return cls(path, metadata, session)
 
     def run_graph(self, depth, intrinsics):
         feed = {"depth": depth.astype(np.float32), "intrinsics": intrinsics.astype(np.float32)}
@@ -93,6 +141,14 @@ class TensorRTRunner(ExportedModel):
             if self.engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT:
                 self.inputs.append(name)
         self.addresses = {name: self.context.get_tensor_address(name) for name in self.host}
+
+    @classmethod
+    def open(cls, path, threads=None):
+        metadata, engine = meta.engine_metadata(path.read_bytes(), str(path))
+        try:
+            return cls(path, metadata, engine)
+        except (ValueError, RuntimeError) as error:
+            raise ValueError(f"{path}: the TensorRT engine cannot be loaded ({str(error).splitlines()[0]})") from None
 
     def _copy(self, name: str, to_device: bool) -> None:
         kind = self.cudart.cudaMemcpyKind
@@ -128,53 +184,3 @@ def onnx_options(threads: int | None = None):
     if threads:
         options.intra_op_num_threads = threads
     return options
-
-
-def load(path: str | Path, threads: int | None = None) -> ExportedModel:
-    """Opens an exported artefact (SavedModel folder, ``.tflite``, ``.onnx`` or ``.engine``) by what it is.
-
-    ``threads``: CPU threads for LiteRT and ONNX Runtime; None: :data:`TFLITE_THREADS` for LiteRT, one per physical
-    core for ONNX Runtime.
-
-    Raises:
-        FileNotFoundError: the path does not exist.
-        ValueError: naming the file when it is corrupt, truncated or not a handloop export.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"exported artefact not found: {path}")
-    if path.is_dir():
-        card = path / f"{meta.KEY}.json"
-        if not card.is_file():
-            raise ValueError(f"{path}: not a handloop SavedModel export (no {card.name})")
-        metadata = meta.loads(card.read_bytes(), str(card))
-        try:
-            return SavedModelRunner(path, metadata)
-        except (OSError, ValueError) as error:
-            raise ValueError(f"{path}: the SavedModel cannot be loaded ({str(error).splitlines()[0]})") from None
-    data = path.read_bytes()
-    if path.suffix == ".tflite":
-        metadata = meta.tflite_metadata(data, str(path))
-        try:
-            return TFLiteRunner(path, metadata, data, threads)
-        except (ValueError, RuntimeError) as error:
-            raise ValueError(f"{path}: the TFLite model cannot be loaded ({error})") from None
-    if path.suffix == ".onnx":
-        import onnx
-        import onnxruntime as ort
-
-        try:
-            proto = onnx.load_from_string(data)
-            props = {p.key: p.value for p in proto.metadata_props}
-            metadata = meta.loads(props[meta.KEY].encode(), str(path))
-            session = ort.InferenceSession(data, onnx_options(threads), providers=["CPUExecutionProvider"])
-        except Exception as error:  # noqa: BLE001 - protobuf and onnxruntime raise their own types
-            raise ValueError(f"{path}: not a readable handloop ONNX export ({str(error).splitlines()[0]})") from None
-        return OnnxRunner(path, metadata, session)
-    if path.suffix == ".engine":
-        metadata, engine = meta.engine_metadata(data, str(path))
-        try:
-            return TensorRTRunner(path, metadata, engine)
-        except (ValueError, RuntimeError) as error:
-            raise ValueError(f"{path}: the TensorRT engine cannot be loaded ({str(error).splitlines()[0]})") from None
-    raise ValueError(f"{path}: unknown artefact type; expected a SavedModel folder, .tflite, .onnx or .engine")

@@ -1,5 +1,6 @@
 """Exported artefacts (SavedModel, TFLite fp32, ONNX) of both loops match Keras; failures leave nothing behind."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -101,10 +102,34 @@ def test_killed_export_leaves_nothing(card, tmp_path, monkeypatch):
         path.write_bytes(b"half an artefact")
         raise KeyboardInterrupt
 
-    monkeypatch.setitem(formats.FORMATS, "onnx", formats.Format("onnx", ".onnx", ("fp32",), crash))
+    monkeypatch.setitem(formats.FORMATS, "onnx", dataclasses.replace(formats.FORMATS["onnx"], write=crash))
     with pytest.raises(KeyboardInterrupt):
         export.export(str(card), "onnx", out=tmp_path / "tiny.onnx")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_formats_table_drives_export_defaults_load_the_cli_and_the_bench(card, tmp_path, monkeypatch, capsys):
+    from handloop.export import formats
+    from handloop.export.bench import BENCH_FORMATS
+
+    def write(model, path, precision, metadata, calibration):
+        path.write_text(precision)
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(formats.FORMATS, "tensorrt", dataclasses.replace(formats.FORMATS["tensorrt"], write=write))
+    path = export.export(str(card), "tensorrt")
+    assert path.name == "tiny-n2-fp16.engine" and path.read_text() == "fp16"  # the format's first precision
+    assert BENCH_FORMATS == ("keras-eager", "keras", "savedmodel", "tflite", "tflite-fp16", "tflite-int8", "onnx",
+                             "tensorrt", "tensorrt-fp32", "tensorrt-int8")
+    (tmp_path / "empty_folder").mkdir()
+    with pytest.raises(ValueError, match="not a handloop SavedModel export"):
+        export.load(tmp_path / "empty_folder")  # a folder of any name is opened as a SavedModel
+    (tmp_path / "loop.pt").write_bytes(b"\x00")
+    with pytest.raises(ValueError, match=r"unknown artefact type; expected a folder \(savedmodel\), .tflite"):
+        export.load(tmp_path / "loop.pt")
+    with pytest.raises(SystemExit):
+        main(["export", str(card), "--format", "pt"])
+    assert "--format {savedmodel,tflite,onnx,tensorrt}" in capsys.readouterr().err
 
 
 def test_corrupt_and_unknown_artefacts(tmp_path, card, capsys):
