@@ -10,7 +10,7 @@ from handloop.zoo.fileio import atomic_path
 
 
 def fixed_batch(loop, config):
-    """The loop rebuilt on batch-1 inputs (shared weights): TFLite needs static shapes (STACK.md)."""
+    """The loop rebuilt on batch-1 inputs (shared weights): TFLite needs static shapes (docs/export.md, conversion pitfalls)."""
     import keras
 
     depth = keras.Input((config.height, config.width, 1), batch_size=1, name="depth")

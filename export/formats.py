@@ -53,16 +53,15 @@ def write_savedmodel(model, path: Path, precision: str, metadata: dict, calibrat
 
 INT8_OPS = ("CONV_2D", "FULLY_CONNECTED", "MAX_POOL_2D")
 """TFLite ops that int8 export quantizes: the networks' layers. Every other op (the geometry: centre of mass,
-crops, the map back to mm) stays float: in int8 their mm-scale sums and divisions lose the hand (300 mm mean
-error measured), a divisor can round to zero (LiteRT stops with ``div.cc data[i] != zero_point``), and the
+crops, the map back to mm) stays float: in int8 their mm-scale sums and divisions lose the hand (about 300 mm
+mean error), a divisor can round to zero (LiteRT stops with ``div.cc data[i] != zero_point``), and the
 (crop, synthesized image) concatenation cannot meet the quantizer's same-scale constraint."""
 
 
 FLOAT_NETWORKS = ("localizer",)
 """Networks int8 export keeps in float (matched in op names, so ``object_localizer`` too): the localizer places
-the crop every later network reads, and in int8 it lost the hand on some frames. Measured on 50 fresh frames
-(the entry's previous weights), joints' distance to the float loop: all networks int8, 8.7 mm mean and 148 mm
-max; localizer float, 3.6 mm and 60 mm, for 9.7 MB instead of 5.8 MB."""
+the crop every later network reads, and in int8 it lost the hand on some frames (docs/export.md gives the joints'
+distances to the float loop either way)."""
 
 
 def quantize_int8(converter, calibration) -> bytes:

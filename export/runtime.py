@@ -58,11 +58,7 @@ class SavedModelRunner(ExportedModel):
 
 
 TFLITE_THREADS = 1
-"""LiteRT threads when the caller names none. Chosen on the earlier loop, whose LiteRT time was mostly full-frame
-geometry on single-threaded builtin kernels (2 cores, synth-hand-lite, batch 1: 1 thread 17.0 ms, LiteRT's default
-17.3 ms, 2 threads 20.5 ms). The current loop, with half-resolution synthesizer convolutions and a cheaper centre of
-mass, measured 1 thread 6.6-6.9 ms, LiteRT's default 6.8-7.0 ms and 2 threads 5.6-5.7 ms (two runs): two threads
-now win here, and this default has not been revisited yet."""
+"""LiteRT threads when the caller names none (``threads`` sets more; docs/export.md compares thread counts)."""
 
 
 class TFLiteRunner(ExportedModel):
@@ -173,9 +169,7 @@ class TensorRTRunner(ExportedModel):
 def onnx_options(threads: int | None = None):
     """ONNX Runtime session options for the batch-1 loop: all graph optimisations (constant folding, Conv fusions,
     NCHWc layouts), sequential execution, ``threads`` intra-op threads (None: ONNX Runtime's default, one per
-    physical core). Measured on 2 cores (synth-hand-lite loop, batch 1, two runs): these options 3.3-3.5 ms;
-    parallel execution 8.0 ms; 1 thread 4.8 ms; intra-op spinning off 4.1-4.2 ms; basic optimisations only
-    3.8-4.0 ms."""
+    physical core): the fastest of the settings compared in docs/export.md."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()

@@ -64,7 +64,7 @@ CAMERAS: dict[str, Intrinsics] = {
     "msra": Intrinsics("msra", 241.42, 241.42, 160.0, 120.0, 320, 240, y_up=True),
     "synth": Intrinsics("synth", 588.03, 587.07, 320.0, 240.0, 640, 480, y_up=False),
 }
-"""Intrinsics of each dataset (METHOD.md section 6); ``synth`` is NYU's sensor with OpenCV's y-down axes."""
+"""Intrinsics of each dataset (docs/method.md section 6); ``synth`` is NYU's sensor with OpenCV's y-down axes."""
 
 
 def get_intrinsics(spec: str | Intrinsics, width: int = 640, height: int = 480) -> Intrinsics:

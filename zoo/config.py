@@ -1,6 +1,6 @@
 """Config dataclasses of the zoo's networks and loops, with ``paper`` and ``lite`` presets.
 
-``paper`` follows METHOD.md section 3 (the paper's layer tables); ``lite`` is our CPU/embedded size, trainable on
+``paper`` follows docs/method.md section 3 (the paper's layer tables); ``lite`` is our CPU/embedded size, trainable on
 two CPU cores within a session. A :class:`LoopConfig` round-trips through a plain dict (``to_dict`` /
 ``from_dict``), which is how recipes and registry entries store it.
 """
@@ -81,8 +81,8 @@ class LoopConfig:
         reference_joint: joint the localizer finds and the crop centres on (middle MCP).
         object: None for a hand loop; the name of a :data:`handloop.zoo.objects.OBJECTS` model for a hand-object loop.
         com_stride: the centre-of-mass detection reads every ``com_stride``-th row and column of the frame
-            (pixels): 2 reads a quarter of them, measured 0.35 ms off the loop on this machine's 2 cores in both
-            ONNX Runtime and ``tf.function``, for a centre within a pixel of the full-frame one.
+            (pixels): 2 reads a quarter of them for a centre within a pixel of the full-frame one, a cheaper
+            detection (docs/export.md).
         scene_cube_mm: side of the larger cube around the hand and object together, mm (hand-object loops): the
             object and hand localizers see this crop; the hand and the object are then each cropped with
             ``cube_mm``.
@@ -145,7 +145,7 @@ def _update(config, values: dict[str, Any], where: str):
 
 
 def paper() -> LoopConfig:
-    """The paper's network sizes (METHOD.md section 3)."""
+    """The paper's network sizes (docs/method.md section 3)."""
     return LoopConfig(size="paper")
 
 

@@ -1,4 +1,4 @@
-"""The feedback loops as single Keras graphs (METHOD.md sections 1-2).
+"""The feedback loops as single Keras graphs (docs/method.md sections 1-2).
 
 ``build_hand_loop`` chains, in one functional model: hand detection (centre of mass), a spatial-transformer crop,
 the localizer's re-centring on the reference joint, a second crop, the predictor, N x (synthesize, update), and

@@ -1,6 +1,6 @@
 """Depth preprocessing in numpy: hand detection by centre of mass, the metric-cube crop, normalisation.
 
-Conventions (METHOD.md section 5):
+Conventions (docs/method.md section 5):
 
 * a crop is a cube of side ``cube`` mm centred on a 3D point; its image window spans
   ``u = cu +- (cube / 2) fx / cz`` and ``v = cv +- (cube / 2) fy / cz`` and is resampled to ``size x size`` pixels;

@@ -1,4 +1,4 @@
-"""ICVL hand posture dataset (Tang et al. 2014) as it lies on disk (METHOD.md section 6).
+"""ICVL hand posture dataset (Tang et al. 2014) as it lies on disk (docs/method.md section 6).
 
 ``<root>/Depth/`` holds 16-bit single-channel PNGs (mm); the label files ``<root>/train.txt``,
 ``<root>/test_seq_1.txt`` and ``<root>/test_seq_2.txt`` give per line the image path (relative to ``Depth/``) then

@@ -1,4 +1,4 @@
-"""MSRA15 hand gesture dataset (Sun et al. 2015) as it lies on disk (METHOD.md section 6).
+"""MSRA15 hand gesture dataset (Sun et al. 2015) as it lies on disk (docs/method.md section 6).
 
 ``<root>/P0`` .. ``P8`` each hold one folder per gesture (:data:`GESTURES`) with ``joint.txt`` (first line the frame
 count, then per frame 21 x (x, y, z) mm with z negated) and ``%06d_depth.bin`` (6 int32 width, height, left, top,
@@ -23,7 +23,7 @@ SUBJECTS = tuple(f"P{k}" for k in range(9))
 GESTURES = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "I", "IP", "L", "MP", "RP", "T", "TIP", "Y")
 
 CUBES_MM = (200.0, 200.0, 200.0, 180.0, 180.0, 180.0, 170.0, 160.0, 150.0)
-"""Cube side per subject P0..P8, mm (METHOD.md section 5)."""
+"""Cube side per subject P0..P8, mm (docs/method.md section 5)."""
 
 FAULTY_FRAMES: frozenset[str] = frozenset()
 """Frames known to be faulty, as ``"P<k>/<gesture>/<index>"`` (index as in ``%06d_depth.bin``), skipped with a

@@ -1,4 +1,4 @@
-"""NYU hand pose dataset (Tompson et al. 2014) as it lies on disk (METHOD.md section 6).
+"""NYU hand pose dataset (Tompson et al. 2014) as it lies on disk (docs/method.md section 6).
 
 ``<root>/train`` and ``<root>/test`` each hold ``joint_data.mat`` (``joint_uvd`` and ``joint_xyz``, both
 ``(kinects, frames, 36, 3)``) and ``depth_1_%07d.png`` numbered from 1: 3-channel PNGs with depth mm = G * 256 + B.

@@ -1,4 +1,4 @@
-"""The training tasks of the hand-object loop's networks (METHOD.md sections 2 and 4; Alg. 1).
+"""The training tasks of the hand-object loop's networks (docs/method.md sections 2 and 4; Alg. 1).
 
 They read hand-object frames of the loop's object only, cropped as the loop sees them
 (:func:`handloop.recipes.pipeline.augment_scene`): the scene crop for both localizers, the object crop for the object

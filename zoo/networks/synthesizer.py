@@ -2,10 +2,11 @@
 
 Each [unpool, conv] stage and the head are :class:`handloop.zoo.layers.unpool.SubpixelConv2D` layers: the same weights
 and values as unpooling plus ``Conv2D``, computed at half resolution (the last stage hands the head a packed map,
-so the 128x128 feature map is never built): 1.4 -> 0.6 ms per call in ONNX Runtime's profile of the loop.
+so the 128x128 feature map is never built; docs/export.md has the profile).
 
 Grown layer by layer in training: ``stages=0`` outputs 8x8 (``config.base``), each further stage doubles the
-resolution up to the loop's crop (:func:`full_stages`: 4 for 128x128). Layers keep their names across stage counts, and each resolution has its own 1-channel
+resolution up to the loop's crop (:func:`full_stages`: 4 for 128x128). Layers keep their names across stage
+counts, and each resolution has its own 1-channel
 head (``synth_head_16``), so :func:`handloop.zoo.networks.transfer_weights` carries a trained stage into the next.
 """
 
