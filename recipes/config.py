@@ -20,7 +20,7 @@ RECIPES_DIR = Path(__file__).resolve().parent
 
 @dataclasses.dataclass
 class AugmentConfig:
-    """Online augmentation, applied identically to image and pose (METHOD.md section 4).
+    """Online augmentation, applied identically to image and pose (docs/method.md section 4).
 
     Attributes:
         rotation_deg: in-plane rotation drawn uniformly from +-rotation_deg, degrees.
@@ -28,8 +28,8 @@ class AugmentConfig:
         translation_mm: standard deviation of the crop-centre shift per axis, mm.
         localizer_jitter_mm: standard deviation of the shift added to the centre-of-mass detection around which
             the localizer's crops are taken, mm.
-        views_per_frame: differently augmented crops taken from each decoded frame (decoding is the pipeline's
-            dearest step; 3 let it outrun the light localizer-trunk networks on 2 cores).
+        views_per_frame: differently augmented crops taken from each decoded frame: decoding costs about twice a
+            crop, so several views raise the crops per second (``benchmarks/bench_training.py``).
     """
 
     rotation_deg: float = 180.0

@@ -1,6 +1,6 @@
 """tf.data input pipelines: frame records -> augmented, normalised crops and poses, all in-graph.
 
-Augmentation (METHOD.md section 4) happens inside the graph, frame by frame: the crop centre is the reference
+Augmentation (docs/method.md section 4) happens inside the graph, frame by frame: the crop centre is the reference
 joint (middle-finger MCP) shifted by ``N(0, translation_mm)`` per axis, the cube is scaled by
 ``|1 + N(0, scale_sigma)|`` and the crop window turns in-plane by ``U(-rotation, rotation)``; the joints turn the
 same way about the centre's pixel and keep their depth. Random numbers are stateless, keyed by the recipe's seed

@@ -1,4 +1,4 @@
-"""The training tasks of the hand loop's networks (METHOD.md sections 3-4), one class per network.
+"""The training tasks of the hand loop's networks (docs/method.md sections 3-4), one class per network.
 
 Every task reads the same augmented batches (:func:`handloop.recipes.pipeline.training_dataset`) and differs only in its
 model and loss; :func:`handloop.recipes.train.trainer.fit` runs them all.
