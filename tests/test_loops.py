@@ -83,8 +83,8 @@ def test_graph_center_of_mass_matches_numpy(stride):
         np.testing.assert_allclose(graph, center_of_mass(depth, intr, 250.0).numpy(), atol=1.0)
 
 
-def check_save_and_reload(loop, inputs, folder, atol=1e-6):
-    """Saves ``loop`` as .keras (reloaded exactly) and as a SavedModel (served within ``atol``)."""
+def check_save_and_reload(loop, inputs, folder, atol=1e-6, rtol=1e-7):
+    """Saves ``loop`` as .keras (reloaded exactly) and as a SavedModel (served within ``atol`` + ``rtol``)."""
     import keras
 
     expected = loop(inputs)
@@ -95,7 +95,8 @@ def check_save_and_reload(loop, inputs, folder, atol=1e-6):
     loop.export(str(folder / "saved"), verbose=False)
     restored = tf.saved_model.load(str(folder / "saved"))  # keep a reference: it owns the variables
     for key, value in restored.serve(inputs).items():
-        np.testing.assert_allclose(np.asarray(value), np.asarray(expected[key]), atol=atol, err_msg=key)
+        np.testing.assert_allclose(np.asarray(value), np.asarray(expected[key]), rtol=rtol, atol=atol,
+                                   err_msg=key)
 
 
 def test_save_and_reload_keras_and_savedmodel(loop, tmp_path):

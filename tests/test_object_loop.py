@@ -149,7 +149,9 @@ def test_gradients_flow_through_stn_renderer_merge_and_procrustes(loop):
 
 
 def test_save_and_reload_keras_and_savedmodel(loop, tmp_path):
-    check_save_and_reload(loop, frames(), tmp_path, atol=1e-4)
+    # the served graph and the eager call round the Procrustes fit differently: a few float32 ulps of the
+    # rendered depth (1.5e-4 of 400 mm)
+    check_save_and_reload(loop, frames(), tmp_path, atol=1e-4, rtol=1e-6)
 
 
 def test_registry_entry_predicts_object_pose(loop, tmp_path, capsys):

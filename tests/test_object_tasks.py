@@ -100,7 +100,7 @@ def test_hand_object_recipe_has_every_stage_and_borrows_the_synthesizer(tmp_path
     expected = load("synth-hand-lite").model.get_layer("synthesizer").get_weights()
     from handloop.zoo.loops import build_network
 
-    synthesizer = build_network(config, "synthesizer")
+    synthesizer = build_network(recipe.model, "synthesizer")
     synthesizer.load_weights(path)
     for a, b in zip(expected, synthesizer.get_weights()):
         np.testing.assert_array_equal(a, b)
