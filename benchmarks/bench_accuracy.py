@@ -26,10 +26,10 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-    import zoo
-    from recipes.evaluate import iteration_errors, iteration_table, object_errors, read_frames
+    import handloop
+    from handloop.recipes.evaluate import iteration_errors, iteration_table, object_errors, read_frames
 
-    model = zoo.load(args.name, args.iterations)
+    model = handloop.load(args.name, args.iterations)
     frames = read_frames(args.test, args.frames)
     start = time.perf_counter()
     errors, prediction = iteration_errors(model, frames)

@@ -1,4 +1,4 @@
-"""Script-level export benchmark: the same measurement as ``handloop bench`` (export.bench.report).
+"""Script-level export benchmark: the same measurement as ``handloop bench`` (handloop.export.bench.report).
 
 Usage: python benchmarks/bench_export.py [NAME] [--formats ...] [--frames N] [--repeats N] [--threads N]
 Writes bench.csv, bench_networks.csv and bench.md under benchmarks/results/ (or --out) and prints them.
@@ -10,9 +10,7 @@ import sys
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from zoo.cli import bench  # noqa: E402 - after the path and log-level setup
+from handloop.cli import bench  # noqa: E402 - after the log-level setup
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=bench.HELP)

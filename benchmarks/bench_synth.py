@@ -45,7 +45,7 @@ def _cpu_s() -> float:
 
 def measure(objects: str, frames: int, workers: int) -> dict:
     """Generates ``frames`` frames with ``objects`` after a warm-up shard; returns one result row."""
-    from recipes.synth.generate import SynthSettings, generate
+    from handloop.recipes.synth.generate import SynthSettings, generate
 
     with tempfile.TemporaryDirectory() as tmp:
         generate(SynthSettings(frames=32, seed=99, objects=objects, shard_size=32), Path(tmp) / "warm",
@@ -62,8 +62,8 @@ def measure(objects: str, frames: int, workers: int) -> dict:
 
 def measure_memory(objects: str, frames: int) -> dict:
     """Streams ``frames`` encoded frames in this process; resident MB at each quarter of the run."""
-    from recipes.records import encode_frame
-    from recipes.synth.generate import SynthSettings, shard_frames
+    from handloop.recipes.records import encode_frame
+    from handloop.recipes.synth.generate import SynthSettings, shard_frames
 
     settings = SynthSettings(frames=frames, seed=3, objects=objects, shard_size=frames)
     marks = {frames * q // 4: f"rss_mb_at_{q}/4" for q in (1, 2, 3, 4)}
@@ -85,7 +85,7 @@ def main() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import tensorflow as tf
 
-    from recipes.synth.scene import BATCH, CHUNK
+    from handloop.recipes.synth.scene import BATCH, CHUNK
 
     rows = [measure(objects, args.frames, args.workers) for objects in ("none", "cuboid")]
     table = pd.DataFrame(rows)

@@ -51,29 +51,17 @@ def _cpu_model() -> str:
 
 
 def _tasks(recipe, frames, config) -> dict:
-    """The recipe's training tasks by row name, with random-weight networks where a task needs trained ones."""
-    from recipes.train import object_tasks, tasks
-    from zoo.loops import build_network
+    """The recipe's training tasks by network name (the full-size synthesizer for ``synthesizer``), with
+    random-weight networks where a task needs trained ones."""
+    from handloop.recipes.train.registry import task_class
+    from handloop.recipes.train.run import stages
+    from handloop.zoo.loops import build_network
 
-    def net(name):
-        return build_network(config, name)
-
-    rows = {"predictor": tasks.PredictorTask(recipe, frames, config),
-            "synthesizer (128 px)": tasks.SynthesizerTask(recipe, frames, config, 4)}
-    if not config.object:
-        return {"localizer": tasks.LocalizerTask(recipe, frames, config), **rows,
-                "updater (with T_D draws)": tasks.UpdaterTask(recipe, frames, config, net("predictor"),
-                                                              net("synthesizer"))}
-    return {
-        "localizer (scene crop)": object_tasks.SceneLocalizerTask(recipe, frames, config, "localizer"),
-        "object localizer (scene crop)": object_tasks.SceneLocalizerTask(recipe, frames, config, "object_localizer"),
-        **rows,
-        "object predictor": object_tasks.ObjectPredictorTask(recipe, frames, config),
-        "updater (merged image, T_D draws)": object_tasks.HandObjectUpdaterTask(
-            recipe, frames, config, net("predictor"), net("synthesizer"), net("object_predictor")),
-        "object updater (merged image, T_D draws)": object_tasks.ObjectUpdaterTask(
-            recipe, frames, config, net("object_predictor"), net("synthesizer"), net("predictor")),
-    }
+    rows = {}
+    for name in stages(config):
+        task = task_class(config, name)
+        rows[name] = task(recipe, frames, config, *(build_network(config, need) for need in task.needs))
+    return rows
 
 
 def main() -> None:
@@ -93,21 +81,20 @@ def main() -> None:
     import pandas as pd
     import tensorflow as tf
 
-    from recipes.config import load_recipe
-    from recipes.train.run import prepare_frames
-    from zoo import networks
-    from zoo.config import LoopConfig
+    from handloop.recipes.config import load_recipe
+    from handloop.recipes.train.run import prepare_frames
+    from handloop.zoo.loops import build_network
 
     recipe = load_recipe(args.recipe, args.overrides)
-    config = LoopConfig.from_dict(recipe.model)
+    config = recipe.model
     frames = prepare_frames(recipe, "train")
     batch = recipe.stage("predictor").batch_size
     candidates = _tasks(recipe, frames, config)
     readers = {"input pipeline (read, decode, augment, crop)": candidates["predictor"]}
     if config.object:
-        readers.update({"scene crop pipeline (localizers)": candidates["localizer (scene crop)"],
-                        "object crop pipeline (object predictor)": candidates["object predictor"],
-                        "hand + object crops pipeline (updaters)": candidates["updater (merged image, T_D draws)"]})
+        readers.update({"scene crop pipeline (localizers)": candidates["localizer"],
+                        "object crop pipeline (object predictor)": candidates["object_predictor"],
+                        "hand + object crops pipeline (updaters)": candidates["updater"]})
     rows = []
     for name, task in readers.items():
         for views in (1, 3):
@@ -123,7 +110,7 @@ def main() -> None:
                          "images_per_s": _rate(read, args.steps, batch, args.repeats)})
         task.recipe = recipe
     for name, task in candidates.items():
-        stage = recipe.stage(task.name.split("-")[0])
+        stage = recipe.stage(name)
         fixed = next(iter(task.build_inputs(batch)))  # train on one batch: this row times the network, not the data
         variants = {"as in the recipe": ("float32", stage.jit_compile)}
         if args.variants:
@@ -131,7 +118,7 @@ def main() -> None:
                         "mixed_bfloat16": ("mixed_bfloat16", False), **variants}
         for variant, (policy, jit) in variants.items():
             keras.mixed_precision.set_global_policy(policy)
-            model = networks.build_predictor(config.predictor, config.num_joints) if name == "predictor" \
+            model = build_network(config, name) if name == "predictor" \
                 else task.build_model()  # (the predictor task would fit its PCA first: not part of a step)
             if policy != "float32":  # the losses compare with float32 targets
                 model = keras.Model(model.inputs, keras.layers.Activation("linear", dtype="float32")(model.output))

@@ -30,7 +30,7 @@ def stage_history(recipe, stage: str):
     when it has not trained an epoch yet."""
     import pandas as pd
 
-    from recipes.train.trainer import HISTORY
+    from handloop.recipes.train.trainer import HISTORY
 
     finished = recipe.finished_dir / f"{stage}.history.csv"
     if finished.is_file():
@@ -73,7 +73,7 @@ def plot_stage(history, stage: str, title: str, path: Path) -> None:
                  f"{offset_seconds / 3600:.2f} h (validation in inference mode after each epoch)")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    from zoo.fileio import atomic_path
+    from handloop.zoo.fileio import atomic_path
 
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
@@ -89,7 +89,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"), help="output folder")
     args = parser.parse_args(argv)
     os.environ.setdefault("MPLBACKEND", "Agg")
-    from recipes.config import load_recipe
+    from handloop.recipes.config import load_recipe
 
     recipe = load_recipe(args.recipe, args.overrides)
     if args.workdir:

@@ -28,17 +28,16 @@ def main(argv=None) -> int:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from recipes.config import load_recipe
-    from recipes.train.run import load_network
-    from recipes.train.tasks import FOREGROUND, SynthesizerTask
-    from zoo.config import LoopConfig
-    from zoo.draw import save_figure
+    from handloop.recipes.config import load_recipe
+    from handloop.recipes.train.run import load_network
+    from handloop.recipes.train.tasks import FOREGROUND, SynthesizerTask
+    from handloop.zoo.draw import save_figure
 
     recipe = load_recipe(args.recipe)
-    config = LoopConfig.from_dict(recipe.model)
+    config = recipe.model
     synthesizer = load_network(recipe, "synthesizer", config)
     test = dataclasses.replace(recipe, data=dataclasses.replace(recipe.data, val=recipe.data.test))
-    task = SynthesizerTask(test, None, config, stages=4)
+    task = SynthesizerTask(test, None, config)
     batch = task.validation_batches(center_errors=False)[0]
     count = min(args.frames, len(batch["pose"]))
     crops, poses, cubes = batch["crop"][:count], batch["pose"][:count], batch["cube"][:count].numpy()

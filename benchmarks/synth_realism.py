@@ -3,7 +3,7 @@
 Usage: python benchmarks/synth_realism.py [--labels PATH] [--samples N] [--seed S]
 
 Rewrites the part of docs/synthhands.md between the ``realism:begin`` and ``realism:end`` markers and
-docs/synthhands_realism.png (see :mod:`recipes.synth.realism` for what is compared).
+docs/synthhands_realism.png (see :mod:`handloop.recipes.synth.realism` for what is compared).
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from recipes.synth import realism  # noqa: E402
-from zoo.draw import save_figure  # noqa: E402
-from zoo.fileio import write_text  # noqa: E402
+from handloop.recipes.synth import realism  # noqa: E402
+from handloop.zoo.draw import save_figure  # noqa: E402
+from handloop.zoo.fileio import write_text  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "synthhands.md"

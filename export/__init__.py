@@ -1,19 +1,20 @@
 """Export: the whole feedback loop as one artefact (SavedModel, TFLite, ONNX, TensorRT) and runners for them.
 
-``export.export(name, fmt)`` writes an artefact; ``export.load(path).predict(depth_mm, intrinsics)`` runs one with
-the zoo's own API. Importing this package is light: TensorFlow loads on use.
+``handloop.export.export(name, fmt)`` writes an artefact; ``handloop.export.load(path).predict(depth_mm,
+intrinsics)`` runs one with the zoo's own API. The formats are one table, :data:`handloop.export.formats.FORMATS`.
+Importing this package is light: TensorFlow loads on use.
 """
 
 
-def export(name, fmt, precision="fp32", iterations=None, out=None):
-    """See :func:`export.exporter.export`."""
-    from export.exporter import export as _export
+def export(name, fmt, precision=None, iterations=None, out=None):
+    """See :func:`handloop.export.exporter.export`."""
+    from handloop.export.exporter import export as _export
 
     return _export(name, fmt, precision, iterations, out)
 
 
 def load(path, threads=None):
-    """See :func:`export.runtime.load`."""
-    from export.runtime import load as _load
+    """See :func:`handloop.export.formats.load`."""
+    from handloop.export.formats import load as _load
 
     return _load(path, threads)

@@ -2,10 +2,10 @@
 
 Latency is the median of ``repeats`` single-frame calls after ``warmup`` calls, at batch 1, on this machine's CPU
 with the thread count stated in the output. Two Keras baselines: ``keras`` is the compiled call (``tf.function``,
-what :meth:`zoo.api.HandPoseModel.predict` runs per batch), ``keras-eager`` the plain ``loop(inputs)`` call; the
+what :meth:`handloop.zoo.api.HandPoseModel.predict` runs per batch), ``keras-eager`` the plain ``loop(inputs)`` call; the
 summary states the fastest export's speed-up against both, each named.
 The per-network rows time each network alone at batch 1 like the paper's runtime paragraph: the entry's networks
-and the paper-size ones (``zoo.config.paper()``, random weights), each as compiled Keras and in ONNX Runtime.
+and the paper-size ones (``handloop.zoo.config.paper()``, random weights), each as compiled Keras and in ONNX Runtime.
 """
 
 from __future__ import annotations
@@ -19,16 +19,19 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo.api import HandPoseModel
+from handloop.zoo.api import HandPoseModel
 
-BENCH_FORMATS = ("keras-eager", "keras", "savedmodel", "tflite", "onnx", "tflite-fp16", "tflite-int8", "tensorrt")
+from handloop.export.formats import FORMATS
 
-
-KERAS_BASELINES = {"keras": "the compiled Keras call (tf.function, as HandPoseModel.predict runs it)",
-                   "keras-eager": "the eager Keras call loop(inputs)"}
+KERAS_BASELINES = {"keras-eager": "the eager Keras call loop(inputs)",
+                   "keras": "the compiled Keras call (tf.function, as HandPoseModel.predict runs it)"}
 """The Keras rows and what each times."""
+BENCH_FORMATS = (*KERAS_BASELINES, *(fmt.name if precision == fmt.precisions[0] else f"{fmt.name}-{precision}"
+                                     for fmt in FORMATS.values() for precision in fmt.precisions))
+"""The rows ``handloop bench`` can measure: the Keras baselines, then each format of :data:`FORMATS` in each of its
+precisions (``tflite`` in its default precision, ``tflite-int8`` in int8)."""
 FP16_MEAN_MM = 1.0
-"""Issue 6's fp16 parity bar: mean joint distance to the Keras loop, mm."""
+"""Largest mean joint distance to the Keras loop, mm, at which an fp16 export counts as matching it."""
 
 
 def _median_ms(call, warmup: int, repeats: int) -> float:
@@ -110,13 +113,13 @@ NETWORK_RUNTIMES = ("keras", "onnx")
 
 
 def _onnx_network(network, shape: tuple, threads: int | None):
-    """``network`` converted by tf2onnx (opset :data:`export.formats.ONNX_OPSET`) as an ONNX Runtime session."""
+    """``network`` converted by tf2onnx (opset :data:`handloop.export.formats.ONNX_OPSET`) as an ONNX Runtime session."""
     import onnxruntime as ort
     import tensorflow as tf
     import tf2onnx
 
-    from export.formats import ONNX_OPSET
-    from export.runtime import onnx_options
+    from handloop.export.formats import ONNX_OPSET
+    from handloop.export.runtime import onnx_options
 
     spec = (tf.TensorSpec(shape, tf.float32, name="x"),)
     call = tf.function(lambda x: network(x, training=False), input_signature=spec)
@@ -155,14 +158,13 @@ def _all_networks(model, paper: bool) -> list[tuple]:
 
     import keras
 
-    from zoo.config import paper as paper_config
-    from zoo.loops import HAND_NETWORKS, build_networks
+    from handloop.zoo.config import paper as paper_config
+    from handloop.zoo.loops import build_networks
 
     groups = [(model.name, [layer for layer in model.model.layers if isinstance(layer, keras.Model)])]
     if paper:
         config = dataclasses.replace(paper_config(), num_joints=model.config.num_joints, crop=model.config.crop)
-        nets = build_networks(config)
-        groups.append(("paper", [nets[name] for name in HAND_NETWORKS]))
+        groups.append(("paper", list(build_networks(config).values())))
     return groups
 
 
@@ -187,14 +189,12 @@ def bench(name: str, formats=BENCH_FORMATS, frames: int = 50, warmup: int = 5, r
     """
     import pandas as pd
 
-    import export
-    import export.formats
-    import zoo
-    from recipes.demo import fresh_frames
-    from zoo.camera import CAMERAS
-    from zoo.registry import find_entry
+    import handloop
+    from handloop.recipes.synth.generate import fresh_frames
+    from handloop.zoo.camera import CAMERAS
+    from handloop.zoo.registry import find_entry
 
-    model = zoo.load(name)
+    model = handloop.load(name)
     config = model.config
     synth = CAMERAS["synth"]
     data = fresh_frames(frames, config.cube_mm) if frames and (config.height, config.width) == (
@@ -216,11 +216,11 @@ def bench(name: str, formats=BENCH_FORMATS, frames: int = 50, warmup: int = 5, r
                     row["size_mb"] = find_entry(name).size_mb
                 else:
                     base, _, precision = fmt.partition("-")
-                    path = export.export(name, base, precision or ("fp16" if base == "tensorrt" else "fp32"),
-                                         out=Path(scratch) / f"{fmt}{export.formats.FORMATS[base].suffix}")
+                    path = handloop.export.export(name, base, precision or None,
+                                                  out=Path(scratch) / f"{fmt}{FORMATS[base].suffix}")
                     files = [path] if path.is_file() else list(path.rglob("*"))
                     row["size_mb"] = sum(p.stat().st_size for p in files if p.is_file()) / 1e6
-                    runner = export.load(path, threads)
+                    runner = handloop.export.load(path, threads)
                 row["latency_ms"] = _median_ms(lambda: runner.run_graph(one, intr), warmup, repeats)
                 row["fps"] = 1000 / row["latency_ms"]
                 row.update(_accuracy(runner, data, reference))
@@ -250,8 +250,8 @@ def report(name: str, formats=BENCH_FORMATS, frames: int = 50, repeats: int = 30
 
     Returns ``{"setup": one line (machine, threads, repeats), "formats": rows, "networks": rows, "summary": text}``.
     """
-    from zoo.fileio import write_text
-    from zoo.registry import find_entry
+    from handloop.zoo.fileio import write_text
+    from handloop.zoo.registry import find_entry
 
     before = load_note()
     table, networks = bench(name, formats, frames, warmup, repeats, threads, paper)

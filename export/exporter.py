@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from export import metadata as meta
-from export.formats import FORMATS
-from zoo.fileio import atomic_path
+from handloop.export import metadata as meta
+from handloop.export.formats import FORMATS
+from handloop.zoo.fileio import atomic_path
 
 
 def fixed_batch(loop, config):
-    """The loop rebuilt on batch-1 inputs (shared weights): TFLite needs static shapes (STACK.md)."""
+    """The loop rebuilt on batch-1 inputs (shared weights): TFLite needs static shapes (docs/export.md, conversion pitfalls)."""
     import keras
 
     depth = keras.Input((config.height, config.width, 1), batch_size=1, name="depth")
@@ -23,8 +23,8 @@ def synthetic_calibration(config, frames: int = 32):
     """Representative inputs for int8 calibration: fresh synthetic frames (the generator's 640x480 camera)."""
     import numpy as np
 
-    from recipes.demo import fresh_frames
-    from zoo.camera import CAMERAS
+    from handloop.recipes.synth.generate import fresh_frames
+    from handloop.zoo.camera import CAMERAS
 
     if (config.height, config.width) != (CAMERAS["synth"].height, CAMERAS["synth"].width):
         raise ValueError(f"int8 calibration draws synthetic 640x480 frames; this loop takes "
@@ -43,9 +43,10 @@ def default_path(name: str, fmt: str, precision: str, iterations: int) -> Path:
     return Path(f"{Path(name).stem}-n{iterations}-{precision}{FORMATS[fmt].suffix}")
 
 
-def export(name: str, fmt: str, precision: str = "fp32", iterations: int | None = None,
+def export(name: str, fmt: str, precision: str | None = None, iterations: int | None = None,
            out: str | Path | None = None) -> Path:
-    """Exports zoo entry ``name`` (registry name or card path) as ``fmt``; returns the artefact's path.
+    """Exports zoo entry ``name`` (registry name or card path) as ``fmt`` in ``precision`` (None: the format's
+    default, the first of its precisions); returns the artefact's path.
 
     The artefact is written under a temporary name and renamed when complete, so an export killed mid-way never
     leaves a file that looks finished.
@@ -53,11 +54,12 @@ def export(name: str, fmt: str, precision: str = "fp32", iterations: int | None 
     Raises:
         ValueError: an unknown format, a precision the format does not offer, or a missing toolchain.
     """
-    from zoo.registry import build_loop, find_entry
+    from handloop.zoo.registry import build_loop, find_entry
 
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}: expected one of {sorted(FORMATS)}")
     spec = FORMATS[fmt]
+    precision = precision or spec.precisions[0]
     if precision not in spec.precisions:
         raise ValueError(f"{fmt} export offers precisions {spec.precisions}, not {precision!r}")
     entry = find_entry(name)

@@ -1,8 +1,10 @@
-"""The export formats as one table (like Ultralytics' exporter): each writes the fixed-batch loop to a path.
+"""The export formats as one table (like Ultralytics' exporter): :data:`FORMATS` drives the exporter,
+:func:`handloop.export.load`, the CLI's choices and defaults and ``handloop bench``'s rows.
 
 Every writer takes ``(model, path, precision, metadata, calibration)`` where ``model`` is the loop built for batch 1
-and ``calibration`` a callable yielding representative inputs (used by int8 TFLite); :func:`export.exporter.export`
-wraps each in an atomic write.
+and ``calibration`` a callable yielding representative inputs (used by int8 TFLite and TensorRT);
+:func:`handloop.export.exporter.export` wraps each in an atomic write. Every runner class opens an artefact of its
+format (``Runner.open(path, threads)``) behind :class:`handloop.zoo.api.HandPoseModel`'s ``predict``.
 """
 
 from __future__ import annotations
@@ -12,19 +14,35 @@ import json
 from pathlib import Path
 from typing import Callable
 
-from export import metadata as meta
+from handloop.export import metadata as meta
+from handloop.export.runtime import OnnxRunner, SavedModelRunner, TensorRTRunner, TFLiteRunner
 
 ONNX_OPSET = 17
 
 
 @dataclasses.dataclass(frozen=True)
 class Format:
-    """An export format: CLI name, artefact suffix, the precisions it offers, and its writer."""
+    """An export format.
+
+    Attributes:
+        name: its name on the command line and in metadata.
+        suffix: the artefact's name ends with it (``<entry>-n<N>-<precision><suffix>``).
+        precisions: the precisions it offers, its default first.
+        write: ``(model, path, precision, metadata, calibration)``, writes the artefact.
+        runner: the :class:`handloop.export.runtime.ExportedModel` class that opens it.
+        folder: the artefact is a folder (any name), not a file named by its suffix.
+    """
 
     name: str
     suffix: str
     precisions: tuple[str, ...]
     write: Callable
+    runner: type
+    folder: bool = False
+
+    def holds(self, path: Path) -> bool:
+        """Whether ``path`` (an existing file or folder) is an artefact of this format."""
+        return path.is_dir() if self.folder else path.is_file() and path.name.endswith(self.suffix)
 
 
 def write_savedmodel(model, path: Path, precision: str, metadata: dict, calibration) -> None:
@@ -35,16 +53,15 @@ def write_savedmodel(model, path: Path, precision: str, metadata: dict, calibrat
 
 INT8_OPS = ("CONV_2D", "FULLY_CONNECTED", "MAX_POOL_2D")
 """TFLite ops that int8 export quantizes: the networks' layers. Every other op (the geometry: centre of mass,
-crops, the map back to mm) stays float: in int8 their mm-scale sums and divisions lose the hand (300 mm mean
-error measured), a divisor can round to zero (LiteRT stops with ``div.cc data[i] != zero_point``), and the
+crops, the map back to mm) stays float: in int8 their mm-scale sums and divisions lose the hand (about 300 mm
+mean error), a divisor can round to zero (LiteRT stops with ``div.cc data[i] != zero_point``), and the
 (crop, synthesized image) concatenation cannot meet the quantizer's same-scale constraint."""
 
 
 FLOAT_NETWORKS = ("localizer",)
 """Networks int8 export keeps in float (matched in op names, so ``object_localizer`` too): the localizer places
-the crop every later network reads, and in int8 it lost the hand on some frames. Measured on 50 fresh frames
-(the entry's previous weights), joints' distance to the float loop: all networks int8, 8.7 mm mean and 148 mm
-max; localizer float, 3.6 mm and 60 mm, for 9.7 MB instead of 5.8 MB."""
+the crop every later network reads, and in int8 it lost the hand on some frames (docs/export.md gives the joints'
+distances to the float loop either way)."""
 
 
 def quantize_int8(converter, calibration) -> bytes:
@@ -111,7 +128,7 @@ def write_tensorrt(model, path: Path, precision: str, metadata: dict, calibratio
 
     int8 calibrates on ``calibration`` and keeps the scales in ``<entry>-n<N>.int8.calib`` beside the artefact.
     """
-    from export import tensorrt
+    from handloop.export import tensorrt
 
     tensorrt.require()  # before the slow ONNX conversion
     cache = path.parent / f"{metadata['entry']}-n{metadata['iterations']}.int8.calib"
@@ -120,9 +137,29 @@ def write_tensorrt(model, path: Path, precision: str, metadata: dict, calibratio
 
 
 FORMATS = {
-    "savedmodel": Format("savedmodel", "_savedmodel", ("fp32",), write_savedmodel),
-    "tflite": Format("tflite", ".tflite", ("fp32", "fp16", "int8"), write_tflite),
-    "onnx": Format("onnx", ".onnx", ("fp32",), write_onnx),
-    "tensorrt": Format("tensorrt", ".engine", ("fp16", "fp32", "int8"), write_tensorrt),
+    "savedmodel": Format("savedmodel", "_savedmodel", ("fp32",), write_savedmodel, SavedModelRunner, folder=True),
+    "tflite": Format("tflite", ".tflite", ("fp32", "fp16", "int8"), write_tflite, TFLiteRunner),
+    "onnx": Format("onnx", ".onnx", ("fp32",), write_onnx, OnnxRunner),
+    "tensorrt": Format("tensorrt", ".engine", ("fp16", "fp32", "int8"), write_tensorrt, TensorRTRunner),
 }
-"""Every export format, by CLI name."""
+"""Every export format, by name."""
+PRECISIONS = tuple(dict.fromkeys(p for fmt in FORMATS.values() for p in fmt.precisions))
+"""Every precision some format offers."""
+
+
+def load(path: str | Path, threads: int | None = None):
+    """Opens an exported artefact (a SavedModel folder, ``.tflite``, ``.onnx`` or ``.engine``) with the runner of
+    its format; ``threads``: CPU threads for LiteRT and ONNX Runtime (None: each runner's default).
+
+    Raises:
+        FileNotFoundError: the path does not exist.
+        ValueError: naming the file when it is corrupt, truncated or not a handloop export.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"exported artefact not found: {path}")
+    for fmt in FORMATS.values():
+        if fmt.holds(path):
+            return fmt.runner.open(path, threads)
+    kinds = ", ".join(f"a folder ({f.name})" if f.folder else f"{f.suffix} ({f.name})" for f in FORMATS.values())
+    raise ValueError(f"{path}: unknown artefact type; expected {kinds}")

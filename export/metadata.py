@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 import struct
 
-from zoo.config import LoopConfig
-from zoo.joints import get_joint_set
+from handloop.zoo.config import LoopConfig
+from handloop.zoo.joints import get_joint_set
 
 KEY = "handloop"
 """Name of the metadata entry in every format."""

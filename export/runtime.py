@@ -1,4 +1,6 @@
-"""Runners for exported artefacts with the zoo's own API: ``export.load(path).predict(depth_mm, intrinsics)``."""
+"""Runners for exported artefacts with the zoo's own API, one class per runtime: ``Runner.open(path, threads)``
+reads an artefact and its metadata, ``predict(depth_mm, intrinsics)`` runs it (:func:`handloop.export.load` picks
+the runner of the artefact's format)."""
 
 from __future__ import annotations
 
@@ -6,13 +8,13 @@ from pathlib import Path
 
 import numpy as np
 
-from export import metadata as meta
-from zoo.api import HandPoseModel
-from zoo.config import LoopConfig
+from handloop.export import metadata as meta
+from handloop.zoo.api import HandPoseModel
+from handloop.zoo.config import LoopConfig
 
 
 class ExportedModel(HandPoseModel):
-    """An exported loop (batch 1) behind :class:`zoo.api.HandPoseModel`'s ``predict``."""
+    """An exported loop (batch 1) behind :class:`handloop.zoo.api.HandPoseModel`'s ``predict``."""
 
     max_batch = 1
 
@@ -21,16 +23,34 @@ class ExportedModel(HandPoseModel):
         self.config = LoopConfig.from_dict(metadata["config"])
         self.name = metadata["entry"]
 
+    @classmethod
+    def open(cls, path: Path, threads: int | None = None) -> "ExportedModel":
+        """Opens the artefact at ``path``; ValueError naming it when it is corrupt or not a handloop export."""
+        raise NotImplementedError
+
     def run_graph(self, depth: np.ndarray, intrinsics: np.ndarray) -> dict[str, np.ndarray]:
         raise NotImplementedError
 
 
 class SavedModelRunner(ExportedModel):
+    """A SavedModel folder, run by TensorFlow (signature ``serve``)."""
+
     def __init__(self, path: Path, metadata: dict):
         import tensorflow as tf
 
         super().__init__(path, metadata)
         self.module = tf.saved_model.load(str(path))
+
+    @classmethod
+    def open(cls, path, threads=None):
+        card = path / f"{meta.KEY}.json"
+        if not card.is_file():
+            raise ValueError(f"{path}: not a handloop SavedModel export (no {card.name})")
+        metadata = meta.loads(card.read_bytes(), str(card))
+        try:
+            return cls(path, metadata)
+        except (OSError, ValueError) as error:
+            raise ValueError(f"{path}: the SavedModel cannot be loaded ({str(error).splitlines()[0]})") from None
 
     def run_graph(self, depth, intrinsics):
         out = self.module.serve({"depth": depth.astype(np.float32), "intrinsics": intrinsics.astype(np.float32)})
@@ -38,14 +58,12 @@ class SavedModelRunner(ExportedModel):
 
 
 TFLITE_THREADS = 1
-"""LiteRT threads when the caller names none. Chosen on the earlier loop, whose LiteRT time was mostly full-frame
-geometry on single-threaded builtin kernels (2 cores, synth-hand-lite, batch 1: 1 thread 17.0 ms, LiteRT's default
-17.3 ms, 2 threads 20.5 ms). The current loop, with half-resolution synthesizer convolutions and a cheaper centre of
-mass, measured 1 thread 6.6-6.9 ms, LiteRT's default 6.8-7.0 ms and 2 threads 5.6-5.7 ms (two runs): two threads
-now win here, and this default has not been revisited yet."""
+"""LiteRT threads when the caller names none (``threads`` sets more; docs/export.md compares thread counts)."""
 
 
 class TFLiteRunner(ExportedModel):
+    """A TFLite flatbuffer, run by LiteRT with ``threads`` threads (None: :data:`TFLITE_THREADS`)."""
+
     def __init__(self, path: Path, metadata: dict, model: bytes, threads: int | None = None):
         from ai_edge_litert.interpreter import Interpreter
 
@@ -53,15 +71,41 @@ class TFLiteRunner(ExportedModel):
         self.interpreter = Interpreter(model_content=model, num_threads=threads or TFLITE_THREADS)
         self.runner = self.interpreter.get_signature_runner()
 
+    @classmethod
+    def open(cls, path, threads=None):
+        data = path.read_bytes()
+        metadata = meta.tflite_metadata(data, str(path))
+        try:
+            return cls(path, metadata, data, threads)
+        except (ValueError, RuntimeError) as error:
+            raise ValueError(f"{path}: the TFLite model cannot be loaded ({error})") from None
+
     def run_graph(self, depth, intrinsics):
         return self.runner(depth=depth.astype(np.float32), intrinsics=intrinsics.astype(np.float32))
 
 
 class OnnxRunner(ExportedModel):
+    """An ONNX model, run by ONNX Runtime on the CPU (:func:`onnx_options`)."""
+
     def __init__(self, path: Path, metadata: dict, session):
         super().__init__(path, metadata)
         self.session = session
         self.outputs = [o.name for o in session.get_outputs()]
+
+    @classmethod
+    def open(cls, path, threads=None):
+        import onnx
+        import onnxruntime as ort
+
+        data = path.read_bytes()
+        try:
+            proto = onnx.load_from_string(data)
+            props = {p.key: p.value for p in proto.metadata_props}
+            metadata = meta.loads(props[meta.KEY].encode(), str(path))
+            session = ort.InferenceSession(data, onnx_options(threads), providers=["CPUExecutionProvider"])
+        except Exception as error:  # noqa: BLE001 - protobuf and onnxruntime raise their own types
+            raise ValueError(f"{path}: not a readable handloop ONNX export ({str(error).splitlines()[0]})") from None
+        return cls(path, metadata, session)
 
     def run_graph(self, depth, intrinsics):
         feed = {"depth": depth.astype(np.float32), "intrinsics": intrinsics.astype(np.float32)}
@@ -75,7 +119,7 @@ class TensorRTRunner(ExportedModel):
     def __init__(self, path: Path, metadata: dict, engine: bytes):
         from cuda.bindings import runtime as cudart
 
-        from export.tensorrt import require
+        from handloop.export.tensorrt import require
 
         trt = require()
         super().__init__(path, metadata)
@@ -93,6 +137,14 @@ class TensorRTRunner(ExportedModel):
             if self.engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT:
                 self.inputs.append(name)
         self.addresses = {name: self.context.get_tensor_address(name) for name in self.host}
+
+    @classmethod
+    def open(cls, path, threads=None):
+        metadata, engine = meta.engine_metadata(path.read_bytes(), str(path))
+        try:
+            return cls(path, metadata, engine)
+        except (ValueError, RuntimeError) as error:
+            raise ValueError(f"{path}: the TensorRT engine cannot be loaded ({str(error).splitlines()[0]})") from None
 
     def _copy(self, name: str, to_device: bool) -> None:
         kind = self.cudart.cudaMemcpyKind
@@ -117,9 +169,7 @@ class TensorRTRunner(ExportedModel):
 def onnx_options(threads: int | None = None):
     """ONNX Runtime session options for the batch-1 loop: all graph optimisations (constant folding, Conv fusions,
     NCHWc layouts), sequential execution, ``threads`` intra-op threads (None: ONNX Runtime's default, one per
-    physical core). Measured on 2 cores (synth-hand-lite loop, batch 1, two runs): these options 3.3-3.5 ms;
-    parallel execution 8.0 ms; 1 thread 4.8 ms; intra-op spinning off 4.1-4.2 ms; basic optimisations only
-    3.8-4.0 ms."""
+    physical core): the fastest of the settings compared in docs/export.md."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -128,53 +178,3 @@ def onnx_options(threads: int | None = None):
     if threads:
         options.intra_op_num_threads = threads
     return options
-
-
-def load(path: str | Path, threads: int | None = None) -> ExportedModel:
-    """Opens an exported artefact (SavedModel folder, ``.tflite``, ``.onnx`` or ``.engine``) by what it is.
-
-    ``threads``: CPU threads for LiteRT and ONNX Runtime; None: :data:`TFLITE_THREADS` for LiteRT, one per physical
-    core for ONNX Runtime.
-
-    Raises:
-        FileNotFoundError: the path does not exist.
-        ValueError: naming the file when it is corrupt, truncated or not a handloop export.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"exported artefact not found: {path}")
-    if path.is_dir():
-        card = path / f"{meta.KEY}.json"
-        if not card.is_file():
-            raise ValueError(f"{path}: not a handloop SavedModel export (no {card.name})")
-        metadata = meta.loads(card.read_bytes(), str(card))
-        try:
-            return SavedModelRunner(path, metadata)
-        except (OSError, ValueError) as error:
-            raise ValueError(f"{path}: the SavedModel cannot be loaded ({str(error).splitlines()[0]})") from None
-    data = path.read_bytes()
-    if path.suffix == ".tflite":
-        metadata = meta.tflite_metadata(data, str(path))
-        try:
-            return TFLiteRunner(path, metadata, data, threads)
-        except (ValueError, RuntimeError) as error:
-            raise ValueError(f"{path}: the TFLite model cannot be loaded ({error})") from None
-    if path.suffix == ".onnx":
-        import onnx
-        import onnxruntime as ort
-
-        try:
-            proto = onnx.load_from_string(data)
-            props = {p.key: p.value for p in proto.metadata_props}
-            metadata = meta.loads(props[meta.KEY].encode(), str(path))
-            session = ort.InferenceSession(data, onnx_options(threads), providers=["CPUExecutionProvider"])
-        except Exception as error:  # noqa: BLE001 - protobuf and onnxruntime raise their own types
-            raise ValueError(f"{path}: not a readable handloop ONNX export ({str(error).splitlines()[0]})") from None
-        return OnnxRunner(path, metadata, session)
-    if path.suffix == ".engine":
-        metadata, engine = meta.engine_metadata(data, str(path))
-        try:
-            return TensorRTRunner(path, metadata, engine)
-        except (ValueError, RuntimeError) as error:
-            raise ValueError(f"{path}: the TensorRT engine cannot be loaded ({str(error).splitlines()[0]})") from None
-    raise ValueError(f"{path}: unknown artefact type; expected a SavedModel folder, .tflite, .onnx or .engine")

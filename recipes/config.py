@@ -1,6 +1,6 @@
 """Recipes: a named tree of config dataclasses, read from YAML and overridable with ``key.sub=value``.
 
-A recipe names the zoo entry it trains, the loop it builds (:class:`zoo.config.LoopConfig`), the data it reads,
+A recipe names the zoo entry it trains, the loop it builds (:class:`handloop.zoo.config.LoopConfig`), the data it reads,
 the online augmentation and one :class:`StageConfig` per trained network.
 """
 
@@ -12,20 +12,15 @@ from typing import Any
 
 import yaml
 
+from handloop.zoo.config import LoopConfig
+
 RECIPES_DIR = Path(__file__).resolve().parent
 """Where the shipped ``*.yaml`` recipes live."""
 
 
-HAND_STAGES = ("localizer", "predictor", "synthesizer", "updater")
-"""Stages of a hand loop's recipe, in training order: each trains the network of its name."""
-OBJECT_STAGES = ("localizer", "object_localizer", "predictor", "object_predictor", "synthesizer", "updater",
-                 "object_updater")
-"""Stages of a hand-object loop's recipe, in training order: every stage name a recipe can have."""
-
-
 @dataclasses.dataclass
 class AugmentConfig:
-    """Online augmentation, applied identically to image and pose (METHOD.md section 4).
+    """Online augmentation, applied identically to image and pose (docs/method.md section 4).
 
     Attributes:
         rotation_deg: in-plane rotation drawn uniformly from +-rotation_deg, degrees.
@@ -33,8 +28,8 @@ class AugmentConfig:
         translation_mm: standard deviation of the crop-centre shift per axis, mm.
         localizer_jitter_mm: standard deviation of the shift added to the centre-of-mass detection around which
             the localizer's crops are taken, mm.
-        views_per_frame: differently augmented crops taken from each decoded frame (decoding is the pipeline's
-            dearest step; 3 let it outrun the light localizer-trunk networks on 2 cores).
+        views_per_frame: differently augmented crops taken from each decoded frame: decoding costs about twice a
+            crop, so several views raise the crops per second (``benchmarks/bench_training.py``).
         center_errors: where the predictor's and updater's crops are centred: ``gaussian``, the reference joint
             shifted by ``N(0, translation_mm)``; ``localizer``, also moved by one of the errors the trained localizer
             made on the validation split (drawn uniformly), as the loop will centre them.
@@ -57,7 +52,6 @@ class DataConfig:
         val: shard folder of frames of subjects neither in ``train`` nor in ``test``, measured after every epoch
             (None: no validation).
         generate: None for real data; else ``{frames, seed, objects}`` per split for ``handloop data synth``.
-        reference_joint: index of the joint the localizer finds and the crops centre on (middle MCP).
         shuffle_buffer: frames in the shuffle buffer.
     """
 
@@ -65,7 +59,6 @@ class DataConfig:
     test: str = "data/synth-test"
     val: str | None = None
     generate: dict | None = None
-    reference_joint: int = 5
     shuffle_buffer: int = 2048
 
 
@@ -101,16 +94,18 @@ class Recipe:
     """A zoo entry's full training recipe.
 
     Attributes:
+        model: the loop it trains (its ``reference_joint`` is the joint the training crops centre on); one stage
+            per network of that loop (:func:`handloop.zoo.loops.network_names`), named after it.
         seed: seeds the data order, the augmentation and every network's initial weights.
         workdir: folder of the runs' checkpoints and logs (None: ``runs`` in the user cache,
-            :func:`zoo.fileio.user_cache`), kept outside the work tree so a run outlives a checkout.
+            :func:`handloop.zoo.fileio.user_cache`), kept outside the work tree so a run outlives a checkout.
         stages_dir: folder of the finished stages' weights (float16) and cards; a relative path is relative to the
             recipe's file (None: ``<run_dir>/stages``). The shipped recipes keep theirs beside them so finished
             stages are committed and a fresh clone continues at the first unfinished stage.
     """
 
     name: str
-    model: dict
+    model: LoopConfig
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)
     stages: dict[str, StageConfig] = dataclasses.field(default_factory=dict)
@@ -127,7 +122,7 @@ class Recipe:
     @property
     def run_dir(self) -> Path:
         """Folder holding this recipe's checkpoints, validation curves and TensorBoard logs."""
-        from zoo.fileio import user_cache
+        from handloop.zoo.fileio import user_cache
 
         return Path(self.workdir or user_cache() / "runs") / self.name
 
@@ -170,10 +165,11 @@ def _build(cls, values: dict, where: str):
 def recipe_from_dict(tree: dict) -> Recipe:
     """Builds a :class:`Recipe` from its YAML tree, rejecting unknown keys by name."""
     tree = dict(tree)
+    model = LoopConfig.from_dict(tree.pop("model", {}))
     data = _build(DataConfig, tree.pop("data", {}), "data")
     augment = _build(AugmentConfig, tree.pop("augment", {}), "augment")
     stages = {k: _build(StageConfig, v or {}, f"stages.{k}") for k, v in tree.pop("stages", {}).items()}
-    return _build(Recipe, {**tree, "data": data, "augment": augment, "stages": stages}, "recipe")
+    return _build(Recipe, {**tree, "model": model, "data": data, "augment": augment, "stages": stages}, "recipe")
 
 
 def load_recipe(spec: str | Path, overrides: list[str] = ()) -> Recipe:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from recipes.records import decode_frame, list_shards
-from zoo.metrics import fraction_within, joint_errors, mean_error
+from handloop.recipes.records import decode_frame, list_shards
+from handloop.zoo.metrics import fraction_within, joint_errors, mean_error
 
 
 def read_frames(directory, limit: int | None = None) -> list:
-    """The first ``limit`` frames (all when None) of a shard folder, as :class:`recipes.records.Frame` objects."""
+    """The first ``limit`` frames (all when None) of a shard folder, as :class:`handloop.recipes.records.Frame` objects."""
     import tensorflow as tf
 
     records = tf.data.TFRecordDataset([str(p) for p in list_shards(directory)])
@@ -19,7 +19,7 @@ def read_frames(directory, limit: int | None = None) -> list:
 
 
 def iteration_errors(model, frames: list) -> tuple[np.ndarray, list]:
-    """Runs ``model`` (a :class:`zoo.api.HandPoseModel`) on ``frames``; returns ``(F, N + 1, J)`` errors in mm
+    """Runs ``model`` (a :class:`handloop.zoo.api.HandPoseModel`) on ``frames``; returns ``(F, N + 1, J)`` errors in mm
     (index 0: the predictor) and the predictions."""
     camera = frames[0].intrinsics
     prediction = model.predict(np.stack([f.depth_mm for f in frames]), camera)
@@ -36,11 +36,11 @@ def object_errors(prediction, frames: list) -> dict[str, np.ndarray]:
     combined error of eq. 23 (visible fingertips and the 3 keypoint corners when all are visible), over the
     frames where it is defined (a fingertip or all 3 keypoint corners visible)}``, in mm. The
     true corners are relabelled by the box symmetry nearest to each estimate
-    (:meth:`zoo.objects.ObjectModel.align`), since depth cannot tell those poses apart.
+    (:meth:`handloop.zoo.objects.ObjectModel.align`), since depth cannot tell those poses apart.
     """
-    from recipes.synth.hand import TIPS
-    from zoo.metrics import hand_object_error
-    from zoo.objects import get_object
+    from handloop.zoo.joints import TIPS
+    from handloop.zoo.metrics import hand_object_error
+    from handloop.zoo.objects import get_object
 
     model = get_object(frames[0].object_name)
     keypoints = list(model.keypoints)

@@ -1,6 +1,6 @@
 """tf.data input pipelines: frame records -> augmented, normalised crops and poses, all in-graph.
 
-Augmentation (METHOD.md section 4) happens inside the graph, frame by frame: the crop centre is the reference
+Augmentation (docs/method.md section 4) happens inside the graph, frame by frame: the crop centre is the reference
 joint (middle-finger MCP) shifted by ``N(0, translation_mm)`` per axis, the cube is scaled by
 ``|1 + N(0, scale_sigma)|`` and the crop window turns in-plane by ``U(-rotation, rotation)``; the joints turn the
 same way about the centre's pixel and keep their depth. Random numbers are stateless, keyed by the recipe's seed
@@ -13,11 +13,11 @@ import math
 
 import tensorflow as tf
 
-from recipes.config import AugmentConfig
-from zoo.camera import tf_uvd_to_xyz, tf_xyz_to_uvd
-from zoo.layers.geometry import center_of_mass
-from zoo.layers.stn import stn_crop
-from zoo.preprocess import CROP_SIZE
+from handloop.recipes.config import AugmentConfig
+from handloop.zoo.camera import tf_uvd_to_xyz, tf_xyz_to_uvd
+from handloop.zoo.layers.geometry import center_of_mass
+from handloop.zoo.layers.stn import stn_crop
+from handloop.zoo.config import CROP_SIZE
 
 
 def _rotate_about(uvd, center_uvd, angle):
@@ -170,9 +170,9 @@ def training_dataset(frames: tf.data.Dataset, config: AugmentConfig, batch_size:
     With ``scene_cube_mm`` set, frames are hand-object scenes cropped by :func:`augment_scene` instead, taking the
     ``scene_crops`` a task reads.
 
-    Frames (whole, or windowed as :func:`recipes.records.frames_dataset` gives them for training, shuffled there)
-    are repeated endlessly, cropped in parallel, order-preserving map calls, batched and prefetched two batches ahead:
-    cropping a frame alone keeps its depth in cache and never pads windows to a common size. Each decoded frame
+    Frames (whole, or windowed as :func:`handloop.recipes.records.frames_dataset` gives them for training, shuffled
+    there) are repeated endlessly, cropped in parallel, order-preserving map calls, batched and prefetched two
+    batches ahead: cropping a frame alone keeps its depth in cache and never pads windows to a common size. Each decoded frame
     gives ``config.views_per_frame`` crops with their own augmentation (decoding costs about twice a crop: three
     views gave 2.3x the crops per second of one here, enough for the light localizer-trunk networks). Frame ``n``
     of the stream (counting over epochs) draws its views' augmentation from the stateless seed ``(seed, n)``; example ``m``

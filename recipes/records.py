@@ -7,12 +7,12 @@ top-left pixel in the frame), and pasted back into a zero frame of ``frame_size`
 Fields (units): ``depth_png`` 16-bit PNG, mm; ``window`` (x0, y0) pixels; ``frame_size`` (H, W) pixels;
 ``intrinsics`` (fx, fy, cx, cy) pixels; ``y_up`` the camera's y convention of ``joints_xyz``; ``joints_xyz`` (J, 3)
 mm; ``joints_uvd`` (J, 3) pixels and mm; ``joint_set`` name; ``com_uvd`` (3,) the centre-of-mass hand detection
-of :func:`zoo.preprocess.center_of_mass` (pixels, mm); ``cube`` mm; ``subject`` id; ``tip_visibility`` (5,) 1 where
+of :func:`handloop.zoo.preprocess.center_of_mass` (pixels, mm); ``cube`` mm; ``subject`` id; ``tip_visibility`` (5,) 1 where
 the fingertip (MSRA order: index, middle, ring, pinky, thumb) is seen, 0 where occluded or outside the frame.
-Hand-object frames add: ``object`` the :data:`zoo.objects.OBJECTS` name; ``object_rotation`` (3, 3) object -> camera;
+Hand-object frames add: ``object`` the :data:`handloop.zoo.objects.OBJECTS` name; ``object_rotation`` (3, 3) object -> camera;
 ``object_translation`` (3,) object centre, camera mm; ``corners_xyz`` (8, 3) bounding-box corners, camera mm, in
-:meth:`zoo.objects.ObjectModel.corners` order; ``corner_visibility`` (3,) of the keypoint corners
-(:attr:`zoo.objects.ObjectModel.keypoints`). Records without them parse with ``has_object`` False and zeros.
+:meth:`handloop.zoo.objects.ObjectModel.corners` order; ``corner_visibility`` (3,) of the keypoint corners
+(:attr:`handloop.zoo.objects.ObjectModel.keypoints`). Records without them parse with ``has_object`` False and zeros.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from zoo.camera import Intrinsics
-from zoo.fileio import write_text
+from handloop.zoo.camera import Intrinsics, tf_xyz_to_uvd
+from handloop.zoo.fileio import write_text
 
 SHARD_PATTERN = "shard-{index:05d}-of-{count:05d}.tfrecord"
 MANIFEST = "manifest.json"
@@ -40,12 +40,12 @@ class Frame:
         depth_mm: ``(H, W)`` float32 depth in mm, 0 where missing.
         intrinsics: the camera.
         joints_xyz: ``(J, 3)`` joints in camera mm, in the camera's own y convention.
-        joint_set: name of the joint order (:mod:`zoo.joints`).
+        joint_set: name of the joint order (:mod:`handloop.zoo.joints`).
         cube: crop cube side for this frame, mm.
         com_uvd: ``(3,)`` hand centre found by centre of mass, pixels and mm.
         subject: id of the person (or synthetic subject).
         tip_visibility: ``(5,)`` 1 where the fingertip (index, middle, ring, pinky, thumb) is seen, else 0.
-        object_name: name of the held :data:`zoo.objects.OBJECTS` model, None for a hand alone.
+        object_name: name of the held :data:`handloop.zoo.objects.OBJECTS` model, None for a hand alone.
         object_rotation: ``(3, 3)`` object -> camera rotation (None without an object).
         object_translation: ``(3,)`` object centre in camera mm.
         corners_xyz: ``(8, 3)`` object bounding-box corners in camera mm.
@@ -218,15 +218,12 @@ def parse_example(serialized, num_joints: int, height: int, width: int, windowed
 
 
 def _project(xyz, intrinsics, y_up):
-    """TF: ``(N, 3)`` camera mm -> pixels and mm under ``intrinsics`` (4,) and a y_up tensor; zeros where z <= 0."""
+    """TF: ``(N, 3)`` camera mm -> pixels and mm (:func:`handloop.zoo.camera.tf_xyz_to_uvd`, ``y_up`` a boolean
+    tensor); zeros where z <= 0 (a frame without an object stores zero corners)."""
     import tensorflow as tf
 
-    fx, fy, cx, cy = tf.unstack(intrinsics)
-    z = xyz[:, 2]
-    safe = tf.where(z > 0, z, 1.0)
-    y = tf.where(y_up, -xyz[:, 1], xyz[:, 1])
-    uvd = tf.stack([xyz[:, 0] * fx / safe + cx, y * fy / safe + cy, z], -1)
-    return tf.where((z > 0)[:, None], uvd, 0.0)
+    placed = xyz[:, 2:] > 0
+    return tf.where(placed, tf_xyz_to_uvd(tf.where(placed, xyz, 1.0), intrinsics, y_up), 0.0)
 
 
 def shard_path(directory: str | Path, index: int, count: int) -> Path:

@@ -27,7 +27,7 @@ def blob_frames(count: int, seed: int = 0, height: int = 240, width: int = 320):
     import numpy as np
     import tensorflow as tf
 
-    from zoo.camera import CAMERAS
+    from handloop.zoo.camera import CAMERAS
 
     cam = CAMERAS["msra"]
     rng = np.random.default_rng(seed)

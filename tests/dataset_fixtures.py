@@ -13,9 +13,9 @@ import numpy as np
 import scipy.io
 from PIL import Image
 
-from recipes.datasets.msra import GESTURES, SUBJECTS
-from recipes.datasets.nyu import EVALUATED_JOINTS
-from zoo.camera import CAMERAS
+from handloop.recipes.datasets.msra import GESTURES, SUBJECTS
+from handloop.recipes.datasets.nyu import EVALUATED_JOINTS
+from handloop.zoo.camera import CAMERAS
 
 
 def paint_joints(joints_uvd: np.ndarray, height: int, width: int) -> np.ndarray:

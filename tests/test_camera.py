@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from zoo.camera import CAMERAS, get_intrinsics, tf_uvd_to_xyz, tf_xyz_to_uvd
+from handloop.zoo.camera import CAMERAS, get_intrinsics, tf_uvd_to_xyz, tf_xyz_to_uvd
 
 
 @pytest.mark.parametrize("name", sorted(CAMERAS))
@@ -33,3 +33,14 @@ def test_get_intrinsics_parses_and_rejects():
     for bad in ("kinect", "1,2,3", "0,1,2,3", "a,b,c,d"):
         with pytest.raises(ValueError, match="unknown camera"):
             get_intrinsics(bad)
+
+
+def test_per_frame_conventions_and_axes():
+    up, down = CAMERAS["nyu"], CAMERAS["synth"]  # the same sensor, y up and y down
+    xyz = np.random.default_rng(2).uniform([-100, -100, 300], [100, 100, 900], (2, 5, 3))
+    intr = tf.constant(np.tile(up.as_array(), (2, 1)))
+    got = tf_xyz_to_uvd(tf.constant(xyz, tf.float32), intr, tf.constant([[True], [False]])).numpy()
+    np.testing.assert_allclose(got, [up.xyz_to_uvd(xyz[0]), down.xyz_to_uvd(xyz[1])], atol=1e-3)
+    uvd = down.xyz_to_uvd(xyz)
+    np.testing.assert_array_equal(up.uvd_to_xyz(uvd), down.uvd_to_xyz(uvd) @ up.axes)
+    np.testing.assert_array_equal(down.axes, np.eye(3))

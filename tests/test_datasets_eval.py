@@ -8,15 +8,15 @@ import numpy as np
 import pytest
 from dataset_fixtures import msra_pose, write_icvl, write_msra, write_nyu
 
-import zoo
-from recipes.datasets import MsraReader
-from recipes.datasets.convert import ConvertSettings, convert
-from recipes.evaluate import read_frames
-from recipes.records import read_manifest
-from zoo.camera import CAMERAS
-from zoo.cli import main as cli_main
-from zoo.joints import convert_joints
-from zoo.resultfile import read_results
+import handloop
+from handloop.recipes.datasets import MsraReader
+from handloop.recipes.datasets.convert import ConvertSettings, convert
+from handloop.recipes.evaluate import read_frames
+from handloop.recipes.records import read_manifest
+from handloop.zoo.camera import CAMERAS
+from handloop.cli import main as cli_main
+from handloop.zoo.joints import convert_joints
+from handloop.zoo.resultfile import read_results
 
 
 def test_convert_msra_exact_and_resumable(tmp_path):
@@ -62,7 +62,7 @@ def test_eval_icvl_writes_a_result_file_compare_scores(tmp_path, monkeypatch, ca
     labels = rng.uniform([110, 90, 320], [210, 150, 380], (5, 16, 3))
     write_icvl(tmp_path / "icvl", {"test_seq_1.txt": labels[:3], "test_seq_2.txt": labels[3:]})
     model = StubModel(cam.uvd_to_xyz(labels) + [3.0, 4.0, 0.0], "icvl16")  # every joint 5 mm off
-    monkeypatch.setattr(zoo, "load", lambda name: model)
+    monkeypatch.setattr(handloop, "load", lambda name: model)
     out, truth = tmp_path / "stub.txt", tmp_path / "labels.txt"
     assert cli_main(["eval", "stub", "--dataset", "icvl", "--root", str(tmp_path / "icvl"), "--out", str(out),
                      "--labels-out", str(truth), "--batch-size", "2", "--json"]) == 0
@@ -81,7 +81,7 @@ def test_eval_maps_msra21_predictions_to_nyu14(tmp_path, monkeypatch, capsys, pu
     write_nyu(tmp_path / "nyu", "test", labels)
     cam = CAMERAS["nyu"]
     msra = np.stack([msra_pose(), msra_pose() + [5.0, 0, 0]])
-    monkeypatch.setattr(zoo, "load", lambda name: StubModel(msra, "msra21"))
+    monkeypatch.setattr(handloop, "load", lambda name: StubModel(msra, "msra21"))
     out = tmp_path / "nyu-run.txt"
     assert cli_main(["eval", "x", "--dataset", "nyu", "--root", str(tmp_path / "nyu"), "--out", str(out)]) == 0
     assert "mean_mm" in capsys.readouterr().out
@@ -91,7 +91,7 @@ def test_eval_maps_msra21_predictions_to_nyu14(tmp_path, monkeypatch, capsys, pu
 def test_eval_refuses_unmappable_joint_sets(tmp_path, monkeypatch, capsys):
     write_icvl(tmp_path / "icvl", {"test_seq_1.txt": np.full((1, 16, 3), [160.0, 120.0, 350.0]),
                                    "test_seq_2.txt": np.full((1, 16, 3), [160.0, 120.0, 350.0])})
-    monkeypatch.setattr(zoo, "load", lambda name: StubModel(np.zeros((2, 14, 3)), "nyu14"))
+    monkeypatch.setattr(handloop, "load", lambda name: StubModel(np.zeros((2, 14, 3)), "nyu14"))
     assert cli_main(["eval", "x", "--dataset", "icvl", "--root", str(tmp_path / "icvl"),
                      "--out", str(tmp_path / "r.txt")]) == 2
     assert "only msra21 maps" in capsys.readouterr().err
@@ -101,7 +101,7 @@ def _write_shard(directory, frames):
     """A one-shard folder of ``frames`` with its manifest, as the generator writes it."""
     import tensorflow as tf
 
-    from recipes.records import MANIFEST, encode_frame, shard_path
+    from handloop.recipes.records import MANIFEST, encode_frame, shard_path
 
     directory.mkdir()
     cam = frames[0].intrinsics
@@ -115,7 +115,7 @@ def _write_shard(directory, frames):
 def test_eval_synth_shards_and_refuses_real_ones(tmp_path, monkeypatch, capsys):
     from dataset_fixtures import paint_joints
 
-    from recipes.records import Frame
+    from handloop.recipes.records import Frame
 
     cam, frames = CAMERAS["synth"], []
     for shift in (0.0, 10.0):
@@ -124,7 +124,7 @@ def test_eval_synth_shards_and_refuses_real_ones(tmp_path, monkeypatch, capsys):
                             xyz.astype(np.float32), "msra21", 300.0, cam.xyz_to_uvd(xyz[5])))
     _write_shard(tmp_path / "synth", frames)
     truth = np.stack([f.joints_xyz for f in frames])
-    monkeypatch.setattr(zoo, "load", lambda name: StubModel(truth + [0, 0, 7.0], "msra21"))
+    monkeypatch.setattr(handloop, "load", lambda name: StubModel(truth + [0, 0, 7.0], "msra21"))
     out = tmp_path / "s.txt"
     assert cli_main(["eval", "x", "--dataset", "synth", "--root", str(tmp_path / "synth"), "--out", str(out),
                      "--json"]) == 0

@@ -11,12 +11,12 @@ import scipy.io
 from PIL import Image
 from dataset_fixtures import msra_bin, msra_pose, write_icvl, write_msra, write_nyu
 
-from recipes.datasets import IcvlReader, MsraReader, NyuReader, open_dataset
-from recipes.datasets.msra import CUBES_MM, read_joint_txt
-from recipes.datasets.nyu import _subject
-from zoo.camera import CAMERAS
-from zoo.cli import main as cli_main
-from zoo.depthio import read_depth
+from handloop.recipes.datasets import IcvlReader, MsraReader, NyuReader, open_dataset
+from handloop.recipes.datasets.msra import CUBES_MM, read_joint_txt
+from handloop.recipes.datasets.nyu import _subject
+from handloop.zoo.camera import CAMERAS
+from handloop.cli import main as cli_main
+from handloop.zoo.depthio import read_depth
 
 
 @pytest.fixture

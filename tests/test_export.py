@@ -1,17 +1,18 @@
 """Exported artefacts (SavedModel, TFLite fp32, ONNX) of both loops match Keras; failures leave nothing behind."""
 
+import dataclasses
 import json
 
 import numpy as np
 import pytest
 
-import export
-from export import metadata as meta
+from handloop import export
+from handloop.export import metadata as meta
 from test_loops import SMALL
 from test_object_loop import OBJECT
-from zoo.cli import main
-from zoo.loops import build_loop
-from zoo.registry import load, save_entry
+from handloop.cli import main
+from handloop.zoo.loops import build_loop
+from handloop.zoo.registry import load, save_entry
 
 INTRINSICS = "120,120,80,60"
 
@@ -87,7 +88,7 @@ def check_tensorrt_ops(path):
     """The ONNX export at ``path`` is opset >= 17 and uses only operators TensorRT 10 parses."""
     import onnx
 
-    from export.tensorrt import unsupported_ops
+    from handloop.export.tensorrt import unsupported_ops
 
     proto = onnx.load(path)
     assert unsupported_ops(proto) == []
@@ -95,16 +96,40 @@ def check_tensorrt_ops(path):
 
 
 def test_killed_export_leaves_nothing(card, tmp_path, monkeypatch):
-    from export import formats
+    from handloop.export import formats
 
     def crash(model, path, precision, metadata, calibration):
         path.write_bytes(b"half an artefact")
         raise KeyboardInterrupt
 
-    monkeypatch.setitem(formats.FORMATS, "onnx", formats.Format("onnx", ".onnx", ("fp32",), crash))
+    monkeypatch.setitem(formats.FORMATS, "onnx", dataclasses.replace(formats.FORMATS["onnx"], write=crash))
     with pytest.raises(KeyboardInterrupt):
         export.export(str(card), "onnx", out=tmp_path / "tiny.onnx")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_formats_table_drives_export_defaults_load_the_cli_and_the_bench(card, tmp_path, monkeypatch, capsys):
+    from handloop.export import formats
+    from handloop.export.bench import BENCH_FORMATS
+
+    def write(model, path, precision, metadata, calibration):
+        path.write_text(precision)
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(formats.FORMATS, "tensorrt", dataclasses.replace(formats.FORMATS["tensorrt"], write=write))
+    path = export.export(str(card), "tensorrt")
+    assert path.name == "tiny-n2-fp16.engine" and path.read_text() == "fp16"  # the format's first precision
+    assert BENCH_FORMATS == ("keras-eager", "keras", "savedmodel", "tflite", "tflite-fp16", "tflite-int8", "onnx",
+                             "tensorrt", "tensorrt-fp32", "tensorrt-int8")
+    (tmp_path / "empty_folder").mkdir()
+    with pytest.raises(ValueError, match="not a handloop SavedModel export"):
+        export.load(tmp_path / "empty_folder")  # a folder of any name is opened as a SavedModel
+    (tmp_path / "loop.pt").write_bytes(b"\x00")
+    with pytest.raises(ValueError, match=r"unknown artefact type; expected a folder \(savedmodel\), .tflite"):
+        export.load(tmp_path / "loop.pt")
+    with pytest.raises(SystemExit):
+        main(["export", str(card), "--format", "pt"])
+    assert "--format {savedmodel,tflite,onnx,tensorrt}" in capsys.readouterr().err
 
 
 def test_corrupt_and_unknown_artefacts(tmp_path, card, capsys):
@@ -171,7 +196,7 @@ def test_int8_quantizes_the_networks_but_keeps_the_localizer_float():
     import tensorflow as tf
     from ai_edge_litert.interpreter import Interpreter
 
-    from export.formats import quantize_int8
+    from handloop.export.formats import quantize_int8
 
     def net(name):
         inputs = keras.Input((16, 16, 1))

@@ -4,13 +4,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from zoo.camera import CAMERAS
-from zoo.config import LoopConfig, LocalizerConfig, PredictorConfig, SynthesizerConfig, UpdaterConfig, lite, paper
-from zoo.layers.geometry import center_of_mass
-from zoo.layers.stn import stn_crop
-from zoo.loops import build_hand_loop
-from zoo import networks
-from zoo.preprocess import center_of_mass as numpy_center_of_mass
+from handloop.zoo.camera import CAMERAS
+from handloop.zoo.config import LoopConfig, LocalizerConfig, PredictorConfig, SynthesizerConfig, UpdaterConfig, lite, paper
+from handloop.zoo.layers.geometry import center_of_mass
+from handloop.zoo.layers.stn import stn_crop
+from handloop.zoo.loops import build_hand_loop
+from handloop.zoo import networks
+from handloop.zoo.preprocess import center_of_mass as numpy_center_of_mass
 
 SMALL = LoopConfig(
     height=120, width=160, iterations=2, cube_mm=250,
@@ -48,7 +48,7 @@ def test_unrolled_loop_equals_networks_run_one_by_one(loop):
     cube = tf.fill([2], tf.constant(SMALL.cube_mm, tf.float32))
     com = center_of_mass(depth, intr, SMALL.cube_mm, stride=SMALL.com_stride)
     offset = loop.get_layer("localizer")(stn_crop(depth, com, cube, intr)[..., None])
-    from zoo.camera import tf_uvd_to_xyz, tf_xyz_to_uvd
+    from handloop.zoo.camera import tf_uvd_to_xyz, tf_xyz_to_uvd
 
     center = tf_xyz_to_uvd(tf_uvd_to_xyz(com, intr) + offset * SMALL.cube_mm / 2, intr)
     crop = stn_crop(depth, center, cube, intr)[..., None]
@@ -59,8 +59,13 @@ def test_unrolled_loop_equals_networks_run_one_by_one(loop):
         pose = pose + loop.get_layer("updater")(tf.concat([crop, image], -1))
         poses.append(pose)
     np.testing.assert_allclose(out["poses"], tf.stack(poses, 1), atol=1e-5)
-    xyz = pose * SMALL.cube_mm / 2 + tf_uvd_to_xyz(center, intr)[:, None]
-    np.testing.assert_allclose(out["joints_xyz"], xyz, atol=1e-3)
+    xyz = tf.stack(poses, 1) * SMALL.cube_mm / 2 + tf_uvd_to_xyz(center, intr)[:, None, None]
+    np.testing.assert_allclose(out["iterations_xyz"], xyz, atol=1e-3)
+    np.testing.assert_allclose(out["iterations_uvd"], tf_xyz_to_uvd(xyz, intr), atol=1e-3)
+    np.testing.assert_array_equal(out["joints_xyz"], out["iterations_xyz"][:, -1])
+    np.testing.assert_array_equal(out["hand_found"], [1, 1])
+    empty = loop({"depth": np.zeros_like(inputs["depth"]), "intrinsics": inputs["intrinsics"]})
+    np.testing.assert_array_equal(empty["hand_found"], [0, 0])
     assert out["synth"].shape == (2, 2, 128, 128, 1)
 
 
@@ -69,7 +74,7 @@ def test_graph_center_of_mass_matches_numpy(stride):
     inputs = frames(3, seed=4)
     depth, intr = tf.constant(inputs["depth"][..., 0]), tf.constant(inputs["intrinsics"])
     graph = center_of_mass(depth, intr, 250.0, stride=stride).numpy()
-    from zoo.camera import Intrinsics
+    from handloop.zoo.camera import Intrinsics
 
     cam = Intrinsics("t", 120, 120, 80, 60, 160, 120)
     for g, d in zip(graph, inputs["depth"][..., 0]):
@@ -78,8 +83,8 @@ def test_graph_center_of_mass_matches_numpy(stride):
         np.testing.assert_allclose(graph, center_of_mass(depth, intr, 250.0).numpy(), atol=1.0)
 
 
-def check_save_and_reload(loop, inputs, folder, atol=1e-6):
-    """Saves ``loop`` as .keras (reloaded exactly) and as a SavedModel (served within ``atol``)."""
+def check_save_and_reload(loop, inputs, folder, atol=1e-6, rtol=1e-7):
+    """Saves ``loop`` as .keras (reloaded exactly) and as a SavedModel (served within ``atol`` + ``rtol``)."""
     import keras
 
     expected = loop(inputs)
@@ -90,7 +95,8 @@ def check_save_and_reload(loop, inputs, folder, atol=1e-6):
     loop.export(str(folder / "saved"), verbose=False)
     restored = tf.saved_model.load(str(folder / "saved"))  # keep a reference: it owns the variables
     for key, value in restored.serve(inputs).items():
-        np.testing.assert_allclose(np.asarray(value), np.asarray(expected[key]), atol=atol, err_msg=key)
+        np.testing.assert_allclose(np.asarray(value), np.asarray(expected[key]), rtol=rtol, atol=atol,
+                                   err_msg=key)
 
 
 def test_save_and_reload_keras_and_savedmodel(loop, tmp_path):

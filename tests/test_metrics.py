@@ -3,9 +3,10 @@ import json
 import numpy as np
 import pytest
 
-from zoo.cli import main
-from zoo.metrics import fraction_curve, hand_object_error, joint_errors, per_joint_error, summarize
-from zoo.resultfile import evaluate_file, get_benchmark, read_results, write_results
+from handloop.cli import main
+from handloop.zoo.joints import MSRA21, TIPS
+from handloop.zoo.metrics import fraction_curve, hand_object_error, joint_errors, per_joint_error, summarize
+from handloop.zoo.resultfile import evaluate_file, get_benchmark, read_results, write_results
 
 PUBLISHED_MEANS = {
     "ICCVW17_NYU_DeepPrior++": (12.24, 0.447),
@@ -55,6 +56,11 @@ def test_hand_object_error_eq23():
         hand_object_error(tips_pred, tips_gt, tips_vis * False, corners_pred, corners_gt, corners_vis * False)
 
 
+def test_eq23_fingertips_are_the_msra21_tips():
+    assert TIPS == (4, 8, 12, 16, 20)
+    assert [MSRA21.joints[i] for i in TIPS] == ["index_tip", "middle_tip", "ring_tip", "pinky_tip", "thumb_tip"]
+
+
 def test_result_file_round_trip_and_bad_files(tmp_path):
     joints = np.random.default_rng(0).uniform(100, 700, (4, 14, 3))
     path = tmp_path / "r.txt"
@@ -67,7 +73,7 @@ def test_result_file_round_trip_and_bad_files(tmp_path):
         "empty.txt": "",
         "text.txt": " ".join(["x"] * 42) + "\n",
     }
-    messages = {"cols.txt": "3 columns, expected 42", "nan.txt": "NaN", "blank.txt": ":2: blank line",
+    messages = {"cols.txt": "3 fields, expected 42", "nan.txt": "NaN", "blank.txt": ":2: blank line",
                 "empty.txt": "empty", "text.txt": "not a number"}
     for name, text in cases.items():
         (tmp_path / name).write_text(text)

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from zoo import networks
-from zoo.config import lite, paper
-from zoo.layers.unpool import SubpixelConv2D
-from zoo.loops import build_networks
+from handloop.zoo import networks
+from handloop.zoo.config import lite, paper
+from handloop.zoo.layers.unpool import SubpixelConv2D
+from handloop.zoo.loops import build_networks
 
 
 def test_lite_is_smaller_than_paper_and_object_networks_have_their_shapes():

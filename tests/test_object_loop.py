@@ -8,15 +8,15 @@ import tensorflow as tf
 from scipy.spatial.transform import Rotation
 
 from test_loops import SMALL, check_save_and_reload
-from zoo.camera import tf_uvd_to_xyz
-from zoo.config import LocalizerConfig, UpdaterConfig
-from zoo.layers.geometry import center_of_mass
-from zoo.layers.merge import BACKGROUND, min_merge
-from zoo.layers.procrustes import procrustes
-from zoo.layers.stn import frame_pixels, istn_paste, stn_crop
-from zoo.loops import OBJECT_OUTPUTS, build_loop
-from zoo.objects import get_object
-from zoo.render import render_object
+from handloop.zoo.camera import tf_uvd_to_xyz
+from handloop.zoo.config import LocalizerConfig, UpdaterConfig
+from handloop.zoo.layers.geometry import center_of_mass
+from handloop.zoo.layers.merge import BACKGROUND, min_merge
+from handloop.zoo.layers.procrustes import procrustes
+from handloop.zoo.layers.stn import frame_pixels, istn_paste, stn_crop
+from handloop.zoo.loops import OBJECT_OUTPUTS, build_loop
+from handloop.zoo.objects import get_object
+from handloop.zoo.render import render_object
 
 OBJECT = SMALL.__class__(**{
     **{f.name: getattr(SMALL, f.name) for f in dataclasses.fields(SMALL)},
@@ -95,7 +95,7 @@ def test_unrolled_loop_equals_networks_run_one_by_one(loop):
     scene_cube = tf.fill([2], tf.constant(OBJECT.scene_cube_mm, tf.float32))
     com = center_of_mass(depth, intr, OBJECT.scene_cube_mm, stride=OBJECT.com_stride)
     scene = stn_crop(depth, com, scene_cube, intr)[..., None]
-    from zoo.camera import tf_xyz_to_uvd
+    from handloop.zoo.camera import tf_xyz_to_uvd
 
     def moved(offset):
         return tf_xyz_to_uvd(tf_uvd_to_xyz(com, intr) + offset * OBJECT.scene_cube_mm / 2, intr)
@@ -149,13 +149,15 @@ def test_gradients_flow_through_stn_renderer_merge_and_procrustes(loop):
 
 
 def test_save_and_reload_keras_and_savedmodel(loop, tmp_path):
-    check_save_and_reload(loop, frames(), tmp_path, atol=1e-4)
+    # the served graph and the eager call round the Procrustes fit differently: a few float32 ulps of the
+    # rendered depth (1.5e-4 of 400 mm)
+    check_save_and_reload(loop, frames(), tmp_path, atol=1e-4, rtol=1e-6)
 
 
 def test_registry_entry_predicts_object_pose(loop, tmp_path, capsys):
-    from zoo.camera import Intrinsics
-    from zoo.cli import main
-    from zoo.registry import load, save_entry
+    from handloop.zoo.camera import Intrinsics
+    from handloop.cli import main
+    from handloop.zoo.registry import load, save_entry
 
     save_entry(loop, OBJECT, "tiny-object", {"mean_mm": 20.0}, tmp_path)
     model = load(tmp_path / "tiny-object.json")

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 
 from conftest import on_one_batch
-from recipes.config import OBJECT_STAGES, StageConfig, load_recipe, recipe_from_dict
-from recipes.train import object_tasks, tasks
-from recipes.train.run import stages, stage_weights, train_stage
-from recipes.train.trainer import fit
-from zoo.config import LocalizerConfig, LoopConfig, PredictorConfig, SynthesizerConfig, UpdaterConfig
+from handloop.recipes.config import StageConfig, load_recipe, recipe_from_dict
+from handloop.recipes.train import object_tasks, tasks
+from handloop.recipes.train.run import stages, stage_weights, train_stage
+from handloop.recipes.train.trainer import fit
+from handloop.zoo.config import LocalizerConfig, LoopConfig, PredictorConfig, SynthesizerConfig, UpdaterConfig
 
 TINY_LOCALIZER = LocalizerConfig(filters=(4, 4, 4), dense=(32,), dropout=0.0)
 TINY_UPDATER = UpdaterConfig(filters=(8, 8, 8, 8), dense=(32,))
@@ -22,8 +22,8 @@ STAGE = StageConfig(epochs=3, steps_per_epoch=6, batch_size=8, learning_rate=3e-
 
 @pytest.fixture(scope="module")
 def frames(tmp_path_factory):
-    from recipes.records import frames_dataset
-    from recipes.synth.generate import SynthSettings, generate
+    from handloop.recipes.records import frames_dataset
+    from handloop.recipes.synth.generate import SynthSettings, generate
 
     directory = tmp_path_factory.mktemp("object-shards")
     generate(SynthSettings(frames=24, seed=5, objects="cuboid-large", shard_size=24), directory, progress=False)
@@ -38,7 +38,7 @@ def recipe(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def nets(recipe, frames):
-    from zoo.networks import build_synthesizer
+    from handloop.zoo.networks import build_synthesizer
 
     return {"predictor": tasks.PredictorTask(recipe, frames, CONFIG).build_model(),
             "object_predictor": object_tasks.ObjectPredictorTask(recipe, frames, CONFIG).build_model(),
@@ -70,11 +70,9 @@ def test_object_rendered_from_true_corners_matches_both_crops(recipe, frames, ne
 
 
 def test_scene_localizers_and_object_predictor_losses_fall(recipe, frames, tmp_path):
-    falls(object_tasks.SceneLocalizerTask(recipe, frames, CONFIG, "localizer"), tmp_path / "loc")
-    falls(object_tasks.SceneLocalizerTask(recipe, frames, CONFIG, "object_localizer"), tmp_path / "oloc")
+    falls(object_tasks.SceneLocalizerTask(recipe, frames, CONFIG), tmp_path / "loc")
+    falls(object_tasks.ObjectLocalizerTask(recipe, frames, CONFIG), tmp_path / "oloc")
     falls(object_tasks.ObjectPredictorTask(recipe, frames, CONFIG), tmp_path / "opred")
-    with pytest.raises(ValueError, match="object_localizer"):
-        object_tasks.SceneLocalizerTask(recipe, frames, CONFIG, "predictor")
 
 
 @pytest.mark.parametrize("which", ["updater", "object_updater"])
@@ -93,17 +91,17 @@ def test_updater_on_merged_image_loss_falls(recipe, frames, nets, tmp_path, whic
 def test_hand_object_recipe_has_every_stage_and_borrows_the_synthesizer(tmp_path):
     recipe = load_recipe("synth-hand-object-lite")
     recipe.workdir = str(tmp_path)
-    config = LoopConfig.from_dict(recipe.model)
-    assert stages(config) == OBJECT_STAGES
-    assert all(recipe.stage(name) for name in OBJECT_STAGES)
+    assert stages(recipe.model) == ("localizer", "object_localizer", "predictor", "object_predictor", "synthesizer",
+                                    "updater", "object_updater")
+    assert all(recipe.stage(name) for name in stages(recipe.model))
     path = train_stage(recipe, "synthesizer", frames=None)
     assert path == stage_weights(recipe, "synthesizer") and path.is_file()
-    from zoo import load
+    from handloop import load
 
     expected = load("synth-hand-lite").model.get_layer("synthesizer").get_weights()
-    from zoo.loops import build_network
+    from handloop.zoo.loops import build_network
 
-    synthesizer = build_network(config, "synthesizer")
+    synthesizer = build_network(recipe.model, "synthesizer")
     synthesizer.load_weights(path)
     for a, b in zip(expected, synthesizer.get_weights()):
         np.testing.assert_array_equal(a, b)
@@ -112,7 +110,7 @@ def test_hand_object_recipe_has_every_stage_and_borrows_the_synthesizer(tmp_path
 def test_borrowing_from_an_entry_with_another_network_is_refused(tmp_path):
     import yaml
 
-    from recipes.config import RECIPES_DIR
+    from handloop.recipes.config import RECIPES_DIR
 
     tree = yaml.safe_load((RECIPES_DIR / "synth-hand-object-lite.yaml").read_text())
     tree["model"]["synthesizer"] = {"channels": 4}
@@ -122,7 +120,7 @@ def test_borrowing_from_an_entry_with_another_network_is_refused(tmp_path):
 
 
 def test_box_symmetries_and_alignment():
-    from zoo.objects import ObjectModel, get_object
+    from handloop.zoo.objects import ObjectModel, get_object
 
     box = get_object("cuboid-large")  # 60 x 60 x 90: a square section
     perms = box.symmetries()

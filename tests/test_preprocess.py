@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from zoo import preprocess as P
-from zoo.camera import CAMERAS
+from handloop.zoo import preprocess as P
+from handloop.zoo.camera import CAMERAS
 
 CAM = CAMERAS["nyu"]
 

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from recipes.records import Frame, decode_frame, encode_frame, list_shards, parse_example, read_manifest
-from zoo.camera import CAMERAS
-from zoo.objects import OBJECTS, get_object
+from handloop.recipes.records import Frame, decode_frame, encode_frame, list_shards, parse_example, read_manifest
+from handloop.zoo.camera import CAMERAS
+from handloop.zoo.objects import OBJECTS, get_object
 
 
 def _frame(with_object: bool, seed: int = 0) -> Frame:
@@ -75,10 +75,10 @@ def test_objects_table_and_errors(tmp_path):
 
 def test_windowed_frames_crop_like_whole_frames(tmp_path):
     """The training pipeline's windowed frames (shifted principal point) give the whole frames' crops and poses."""
-    from recipes.config import AugmentConfig
-    from recipes.pipeline import training_dataset
-    from recipes.records import frames_dataset
-    from recipes.synth.generate import SynthSettings, generate
+    from handloop.recipes.config import AugmentConfig
+    from handloop.recipes.pipeline import training_dataset
+    from handloop.recipes.records import frames_dataset
+    from handloop.recipes.synth.generate import SynthSettings, generate
 
     generate(SynthSettings(frames=6, seed=3, objects="cuboid", shard_size=6), tmp_path, progress=False)
     whole, windowed = frames_dataset(tmp_path), frames_dataset(tmp_path, windowed=True)

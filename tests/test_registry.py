@@ -7,10 +7,10 @@ import pytest
 from PIL import Image
 
 from test_loops import SMALL
-from zoo.cli import main
-from zoo.loops import build_hand_loop
-from zoo.preprocess import NoHandError
-from zoo.registry import RegistryError, load, save_entry
+from handloop.cli import main
+from handloop.zoo.loops import build_hand_loop
+from handloop.zoo.preprocess import NoHandError
+from handloop.zoo.registry import RegistryError, load, save_entry
 
 INTRINSICS = "120,120,80,60"
 
@@ -49,7 +49,7 @@ def test_load_predicts_like_the_saved_loop(entry):
 def test_y_up_cameras_flip_y(entry):
     _, _, folder = entry
     model = load(folder / "tiny.json")
-    from zoo.camera import Intrinsics
+    from handloop.zoo.camera import Intrinsics
 
     down = model.predict(hand_frame(), Intrinsics("d", 120, 120, 80, 60, 160, 120, y_up=False))
     up = model.predict(hand_frame(), Intrinsics("u", 120, 120, 80, 60, 160, 120, y_up=True))

@@ -1,11 +1,11 @@
-"""Analytic checks of the TF ray caster (zoo.render): depths and silhouettes of primitives against closed forms."""
+"""Analytic checks of the TF ray caster (handloop.zoo.render): depths and silhouettes of primitives against closed forms."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from zoo import render
-from zoo.camera import CAMERAS
+from handloop.zoo import render
+from handloop.zoo.camera import CAMERAS
 
 CAM = CAMERAS["synth"]
 Z, R = 500.0, 30.0
@@ -119,9 +119,9 @@ def test_generator_and_loop_render_an_object_pose_alike():
     import numpy as np
     import tensorflow as tf
 
-    from recipes.synth import scene
-    from zoo.objects import get_object
-    from zoo.render import render_object
+    from handloop.recipes.synth import scene
+    from handloop.zoo.objects import get_object
+    from handloop.zoo.render import render_object
 
     model = get_object("cuboid-large")
     angle = 0.6

@@ -34,7 +34,7 @@ def recipe(tmp_path_factory):
 
 
 def _train(path, **popen):
-    command = ("from zoo.cli import main; raise SystemExit(main(['train', %r, '--stage', 'localizer', "
+    command = ("from handloop.cli import main; raise SystemExit(main(['train', %r, '--stage', 'localizer', "
                "'--no-progress', '--checkpoint-every', '0']))" % str(path))
     return subprocess.Popen([sys.executable, "-c", command], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, **popen)

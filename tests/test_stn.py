@@ -1,10 +1,10 @@
 import numpy as np
 import tensorflow as tf
 
-from zoo import preprocess as P
-from zoo.camera import CAMERAS
-from zoo.layers import ISTNPaste, STNCrop, istn_paste, stn_crop
-from zoo.layers.stn import crop_grid
+from handloop.zoo import preprocess as P
+from handloop.zoo.camera import CAMERAS
+from handloop.zoo.layers import ISTNPaste, STNCrop, istn_paste, stn_crop
+from handloop.zoo.layers.stn import crop_grid
 
 CAM = CAMERAS["nyu"]
 

@@ -2,14 +2,14 @@
 
 import numpy as np
 
-from recipes.synth import realism
-from recipes.synth.hand import HandShape, forward_kinematics, hand_point_cloud, hand_primitives, palm_axes
-from recipes.synth.placement import intersects, place_object
-from recipes.synth.poses import sample_articulation
-from recipes.synth.sensor import SensorConfig, apply_sensor
-from zoo.camera import CAMERAS
-from zoo.joints import MSRA21
-from zoo.objects import OBJECTS
+from handloop.recipes.synth import realism
+from handloop.recipes.synth.hand import HandShape, forward_kinematics, hand_point_cloud, hand_primitives, palm_axes
+from handloop.recipes.synth.placement import intersects, place_object
+from handloop.recipes.synth.poses import sample_articulation
+from handloop.recipes.synth.sensor import SensorConfig, apply_sensor
+from handloop.zoo.camera import CAMERAS
+from handloop.zoo.joints import MSRA21
+from handloop.zoo.objects import OBJECTS
 
 def test_bone_lengths_do_not_change_with_pose():
     rng = np.random.default_rng(0)
@@ -50,8 +50,8 @@ def test_culled_batch_render_matches_brute_force():
     """Tile culling and per-tile capsule lists change nothing: compare with every primitive on every pixel."""
     import tensorflow as tf
 
-    from recipes.synth.scene import SceneConfig, render_scenes, sample_scene
-    from zoo import render
+    from handloop.recipes.synth.scene import SceneConfig, render_scenes, sample_scene
+    from handloop.zoo import render
 
     cam = CAMERAS["synth"]
     rng = np.random.default_rng(3)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from recipes.synth.generate import SynthSettings, generate, prepare_directory
+from handloop.recipes.synth.generate import SynthSettings, generate, prepare_directory
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -29,7 +29,7 @@ def test_same_settings_same_bytes_and_other_settings_refused(tmp_path):
 def test_killed_run_resumes_to_the_same_bytes_with_any_worker_count(tmp_path):
     args = ["--frames", "24", "--objects", "cuboid", "--seed", "2", "--shard-size", "2"]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    code = "import sys; from zoo.cli import main; sys.exit(main(sys.argv[1:]))"
+    code = "import sys; from handloop.cli import main; sys.exit(main(sys.argv[1:]))"
     killed = tmp_path / "killed"
     process = subprocess.Popen([sys.executable, "-c", code, "data", "synth", "--out", str(killed), *args],
                                cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from conftest import blob_frames, on_one_batch
-from recipes.config import StageConfig, recipe_from_dict
-from recipes.train import tasks
-from recipes.train.trainer import fit
-from zoo.config import LoopConfig, LocalizerConfig, PredictorConfig, SynthesizerConfig, UpdaterConfig
+from handloop.recipes.config import StageConfig, recipe_from_dict
+from handloop.recipes.train import tasks
+from handloop.recipes.train.trainer import fit
+from handloop.zoo.config import LoopConfig, LocalizerConfig, PredictorConfig, SynthesizerConfig, UpdaterConfig
 
 CONFIG = LoopConfig(
     localizer=LocalizerConfig(filters=(4, 4, 4), dense=(32,), dropout=0.0),
@@ -53,7 +53,7 @@ def test_synthesizer_grows_and_updater_loss_falls(recipe, tmp_path):
     assert grown.output_shape == (None, 16, 16, 1)
     keras.utils.set_random_seed(0)
     predictor = tasks.PredictorTask(recipe, frames, CONFIG).build_model()
-    from zoo.networks import build_synthesizer
+    from handloop.zoo.networks import build_synthesizer
 
     synthesizer = build_synthesizer(CONFIG.synthesizer, CONFIG.num_joints)
     stage = StageConfig(epochs=3, steps_per_epoch=8, batch_size=8, learning_rate=3e-3, decay=1.0)

@@ -5,8 +5,8 @@ import json
 import pytest
 import yaml
 
-from recipes.config import OBJECT_STAGES
-from zoo.cli import main
+from handloop.zoo.networks import NETWORKS
+from handloop.cli import main
 
 TINY_MODEL = {
     "size": "lite", "iterations": 2, "cube_mm": 300, "height": 480, "width": 640,
@@ -94,7 +94,7 @@ def trained_object(tmp_path_factory):
         "data": {"train": str(root / "train"), "test": str(root / "test"), "shuffle_buffer": 8,
                  "generate": {"train": {"frames": 8, "seed": 1, "objects": "cuboid-large"},
                               "test": {"frames": 4, "seed": 1001, "objects": "cuboid-large"}}},
-        "stages": {name: stage for name in OBJECT_STAGES},
+        "stages": {net.name: stage for net in NETWORKS},
     }
     path = root / "tiny-object.yaml"
     path.write_text(yaml.safe_dump(recipe))
@@ -103,7 +103,7 @@ def trained_object(tmp_path_factory):
 
 
 def test_train_hand_object_recipe_writes_every_stage_and_object_metrics(trained_object, capsys):
-    for stage in OBJECT_STAGES:
+    for stage in (net.name for net in NETWORKS):
         assert (trained_object / "runs" / "tiny-object" / "stages" / f"{stage}.weights.h5").is_file()
     card = json.loads((trained_object / "entry" / "tiny-object.json").read_text())
     metrics = card["metrics"]
@@ -119,16 +119,13 @@ def test_bad_recipe_and_override(tmp_path, capsys):
 
 
 def test_shipped_recipes_parse():
-    from recipes.config import RECIPES_DIR, load_recipe
-    from zoo.config import LoopConfig
-
+    from handloop.recipes.config import RECIPES_DIR, load_recipe
     names = sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))
     assert {"synth-hand-lite", "synth-hand"} <= set(names)
     for name in names:
         recipe = load_recipe(name)
-        config = LoopConfig.from_dict(recipe.model)
         assert set(recipe.stages) >= {"localizer", "predictor", "synthesizer", "updater"}
-        assert config.num_joints > 0
+        assert recipe.model.num_joints > 0
 
 
 def _benchmark(name: str, *args) -> None:

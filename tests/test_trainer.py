@@ -5,9 +5,9 @@ import pytest
 import tensorflow as tf
 
 from conftest import blob_frames
-from recipes.config import AugmentConfig, StageConfig
-from recipes.pipeline import training_dataset
-from recipes.train.trainer import Task, fit
+from handloop.recipes.config import AugmentConfig, StageConfig
+from handloop.recipes.pipeline import training_dataset
+from handloop.recipes.train.trainer import Task, fit
 
 tf.config.set_logical_device_configuration(
     tf.config.list_physical_devices("CPU")[0], [tf.config.LogicalDeviceConfiguration()] * 2

@@ -1,21 +1,6 @@
-"""handloop's model zoo: cameras, preprocessing, metrics, the feedback-loop networks and pretrained entries.
+"""The core of handloop: cameras, preprocessing, metrics and result files, the feedback loop's layers, networks
+and graphs, the registry of pretrained entries and the inference API.
 
-``zoo.load(name)`` returns a :class:`zoo.api.HandPoseModel`; ``zoo.list()`` the shipped entries. Importing
-:mod:`zoo` is light: TensorFlow is imported by the modules that need it.
+It imports nothing from :mod:`handloop.recipes`, :mod:`handloop.export` or :mod:`handloop.cli`, which build on
+it. Importing it is light: TensorFlow is imported by the modules that need it.
 """
-
-__version__ = "0.1.0"
-
-
-def load(name_or_path, iterations=None):
-    """Loads a zoo entry by registry name or card path (see :func:`zoo.registry.load`)."""
-    from zoo.registry import load as _load
-
-    return _load(name_or_path, iterations)
-
-
-def list():  # noqa: A001 - the zoo's public verb, as in the docs
-    """The shipped zoo entries (see :func:`zoo.registry.list_entries`)."""
-    from zoo.registry import list_entries
-
-    return list_entries()

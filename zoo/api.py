@@ -6,9 +6,9 @@ import dataclasses
 
 import numpy as np
 
-from zoo.camera import Intrinsics, get_intrinsics
-from zoo.config import LoopConfig
-from zoo.preprocess import DEPTH_MAX_MM, DEPTH_MIN_MM, NoHandError, validate_depth
+from handloop.zoo.camera import Intrinsics, get_intrinsics
+from handloop.zoo.config import LoopConfig
+from handloop.zoo.preprocess import DEPTH_MAX_MM, DEPTH_MIN_MM, NoHandError, validate_depth
 
 
 @dataclasses.dataclass
@@ -67,7 +67,6 @@ def check_frames(depth_mm, config: LoopConfig) -> np.ndarray:
 
     Raises:
         ValueError: a wrong shape or NaN / negative depth, naming the frame.
-        NoHandError: a frame with no depth pixel where a hand could be.
     """
     depth = np.asarray(depth_mm)
     if depth.ndim == 4 and depth.shape[-1] == 1:
@@ -77,28 +76,12 @@ def check_frames(depth_mm, config: LoopConfig) -> np.ndarray:
     if depth.ndim != 3 or depth.shape[1:] != (config.height, config.width):
         raise ValueError(f"expected depth frames of shape ({config.height}, {config.width}) or a batch of them, "
                          f"got {np.shape(depth_mm)}")
-    frames = np.stack([validate_depth(d, f"depth frame {i}") for i, d in enumerate(depth)])
-    step = config.com_stride
-    for i, frame in enumerate(frames):
-        read = frame[::step, ::step]  # the pixels the loop's detection reads
-        if not ((read > DEPTH_MIN_MM) & (read < DEPTH_MAX_MM)).any():
-            raise NoHandError(f"no hand found in depth frame {i}: no pixel between {DEPTH_MIN_MM:g} and "
-                              f"{DEPTH_MAX_MM:g} mm")
-    return frames
+    return np.stack([validate_depth(d, f"depth frame {i}") for i, d in enumerate(depth)])
 
 
-def to_camera(pose: np.ndarray, center_uvd: np.ndarray, cube: float, camera: Intrinsics):
-    """Cube-unit poses ``(B, ..., J, 3)`` around ``center_uvd`` ``(B, 3)`` -> (xyz in the camera's convention, uvd)."""
-    down = dataclasses.replace(camera, y_up=False)
-    center = down.uvd_to_xyz(center_uvd)
-    center = center.reshape(center.shape[:1] + (1,) * (pose.ndim - 2) + (3,))
-    xyz = pose * (cube / 2) + center
-    uvd = down.xyz_to_uvd(xyz)
-    return camera.uvd_to_xyz(uvd), uvd
-
-
-PREDICTION_OUTPUTS = ("poses", "center_uvd", "crop", "synth", "object_rotation", "object_translation",
-                      "object_poses", "object_center_uvd")
+PREDICTION_OUTPUTS = ("joints_xyz", "joints_uvd", "iterations_xyz", "iterations_uvd", "hand_found", "center_uvd",
+                      "crop", "synth", "object_rotation", "object_translation", "corners_xyz", "corners_uvd",
+                      "iterations_corners_xyz")
 """The loop outputs :meth:`HandPoseModel.predict` reads into a :class:`Prediction`."""
 
 
@@ -123,10 +106,14 @@ class HandPoseModel:
 
         Args:
             intrinsics: the camera: a name (``nyu``, ``icvl``, ``msra``, ``synth``), ``"FX,FY,CX,CY"`` or
-                :class:`zoo.camera.Intrinsics`.
+                :class:`handloop.zoo.camera.Intrinsics`.
             batch_size: frames per graph call.
         Returns:
-            :class:`Prediction` (without the batch axis when one 2-D frame went in).
+            :class:`Prediction` (without the batch axis when one 2-D frame went in): the loop graph's own outputs,
+            its 3D in the camera's y convention.
+        Raises:
+            ValueError: a wrong shape or NaN / negative depth, naming the frame.
+            NoHandError: naming the first frame in which the loop's detection found no depth where a hand can be.
         """
         single = np.ndim(depth_mm) == 2
         camera = get_intrinsics(intrinsics, self.config.width, self.config.height)
@@ -140,19 +127,21 @@ class HandPoseModel:
             # 2.4 MB per frame and iteration) would fill the memory on a long sequence
             outputs.append({k: v for k, v in out.items() if k in PREDICTION_OUTPUTS})
         out = {k: np.concatenate([o[k] for o in outputs]) for k in outputs[0]}
-        xyz, uvd = to_camera(out["poses"], out["center_uvd"], self.config.cube_mm, camera)
+        missing = np.flatnonzero(out["hand_found"] == 0)
+        if len(missing):
+            raise NoHandError(f"no hand found in depth frame {missing[0]}: no pixel between {DEPTH_MIN_MM:g} and "
+                              f"{DEPTH_MAX_MM:g} mm")
+        axes = camera.axes  # the graph's OpenCV axes -> the camera's y convention
         result = Prediction(
-            joints_xyz=xyz[:, -1], joints_uvd=uvd[:, -1], iterations_xyz=xyz, iterations_uvd=uvd,
+            joints_xyz=out["joints_xyz"] @ axes, joints_uvd=out["joints_uvd"],
+            iterations_xyz=out["iterations_xyz"] @ axes, iterations_uvd=out["iterations_uvd"],
             center_uvd=out["center_uvd"], crop=out["crop"][..., 0], synth=out["synth"][..., 0],
             joint_set=self.config.joint_set)
         if self.config.object:
-            flip = np.diag([1.0, -1.0, 1.0]) if camera.y_up else np.eye(3)
-            corners_xyz, corners_uvd = to_camera(out["object_poses"], out["object_center_uvd"], self.config.cube_mm,
-                                                 camera)
             result = dataclasses.replace(
-                result, object_rotation=flip @ out["object_rotation"] @ flip,
-                object_translation=out["object_translation"] @ flip, corners_uvd=corners_uvd[:, -1],
-                corners_xyz=corners_xyz[:, -1], iterations_corners_xyz=corners_xyz)
+                result, object_rotation=axes @ out["object_rotation"] @ axes,
+                object_translation=out["object_translation"] @ axes, corners_uvd=out["corners_uvd"],
+                corners_xyz=out["corners_xyz"] @ axes, iterations_corners_xyz=out["iterations_corners_xyz"] @ axes)
         if single:
             result = Prediction(**{k: v[0] if isinstance(v, np.ndarray) else v
                                    for k, v in dataclasses.asdict(result).items()})

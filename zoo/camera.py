@@ -50,6 +50,13 @@ class Intrinsics:
         """Projects ``(..., 3)`` camera millimetres to ``(..., 3)`` pixels and depth in mm."""
         return _xyz_to_uvd(np, np.asarray(xyz, np.float64), self.as_array().astype(np.float64), self.y_up)
 
+    @property
+    def axes(self) -> np.ndarray:
+        """``(3, 3)`` map from OpenCV camera axes (y down, the loop graph's) to this camera's: ``diag(1, -1, 1)``
+        for a y-up camera, else the identity. Its own inverse; points map as ``xyz @ axes``, rotations as
+        ``axes @ R @ axes``."""
+        return np.diag([1.0, -1.0 if self.y_up else 1.0, 1.0])
+
 
 CAMERAS: dict[str, Intrinsics] = {
     "nyu": Intrinsics("nyu", 588.03, 587.07, 320.0, 240.0, 640, 480, y_up=True),
@@ -57,7 +64,7 @@ CAMERAS: dict[str, Intrinsics] = {
     "msra": Intrinsics("msra", 241.42, 241.42, 160.0, 120.0, 320, 240, y_up=True),
     "synth": Intrinsics("synth", 588.03, 587.07, 320.0, 240.0, 640, 480, y_up=False),
 }
-"""Intrinsics of each dataset (METHOD.md section 6); ``synth`` is NYU's sensor with OpenCV's y-down axes."""
+"""Intrinsics of each dataset (docs/method.md section 6); ``synth`` is NYU's sensor with OpenCV's y-down axes."""
 
 
 def get_intrinsics(spec: str | Intrinsics, width: int = 640, height: int = 480) -> Intrinsics:
@@ -96,27 +103,35 @@ def _split(xp: Any, values: Any, intrinsics: Any):
     return a, b, c, fx, fy, cx, cy
 
 
-def _uvd_to_xyz(xp: Any, uvd: Any, intrinsics: Any, y_up: bool) -> Any:
+def _flip_y(xp: Any, y_up: Any, y: Any) -> Any:
+    """``y`` (y-down convention) in the camera's convention: negated where ``y_up``, a Python bool or a boolean
+    tensor (one per frame)."""
+    if isinstance(y_up, (bool, np.bool_)):
+        return -y if y_up else y
+    return xp.where(y_up, -y, y)
+
+
+def _uvd_to_xyz(xp: Any, uvd: Any, intrinsics: Any, y_up: Any) -> Any:
     u, v, d, fx, fy, cx, cy = _split(xp, uvd, intrinsics)
-    dy = (cy - v) if y_up else (v - cy)
-    return xp.stack([(u - cx) * d / fx, dy * d / fy, d], -1)
+    return xp.stack([(u - cx) * d / fx, _flip_y(xp, y_up, v - cy) * d / fy, d], -1)
 
 
-def _xyz_to_uvd(xp: Any, xyz: Any, intrinsics: Any, y_up: bool) -> Any:
+def _xyz_to_uvd(xp: Any, xyz: Any, intrinsics: Any, y_up: Any) -> Any:
     x, y, z, fx, fy, cx, cy = _split(xp, xyz, intrinsics)
-    v = (cy - y * fy / z) if y_up else (cy + y * fy / z)
-    return xp.stack([cx + x * fx / z, v, z], -1)
+    return xp.stack([cx + x * fx / z, cy + _flip_y(xp, y_up, y) * fy / z, z], -1)
 
 
-def tf_uvd_to_xyz(uvd, intrinsics, y_up: bool = False):
-    """TF op: ``(B, ..., 3)`` pixels/mm to camera mm, with per-frame ``intrinsics`` ``(B, 4)`` = fx, fy, cx, cy."""
+def tf_uvd_to_xyz(uvd, intrinsics, y_up=False):
+    """TF op: ``(B, ..., 3)`` pixels/mm to camera mm, with per-frame ``intrinsics`` ``(B, 4)`` = fx, fy, cx, cy;
+    ``y_up`` a bool or a boolean tensor broadcasting against ``(B, ...)``."""
     import tensorflow as tf
 
     return _uvd_to_xyz(tf, uvd, tf.cast(intrinsics, uvd.dtype), y_up)
 
 
-def tf_xyz_to_uvd(xyz, intrinsics, y_up: bool = False):
-    """TF op: ``(B, ..., 3)`` camera mm to pixels/mm, with per-frame ``intrinsics`` ``(B, 4)`` = fx, fy, cx, cy."""
+def tf_xyz_to_uvd(xyz, intrinsics, y_up=False):
+    """TF op: ``(B, ..., 3)`` camera mm to pixels/mm, with per-frame ``intrinsics`` ``(B, 4)`` = fx, fy, cx, cy;
+    ``y_up`` a bool or a boolean tensor broadcasting against ``(B, ...)``."""
     import tensorflow as tf
 
     return _xyz_to_uvd(tf, xyz, tf.cast(intrinsics, xyz.dtype), y_up)

@@ -1,6 +1,6 @@
 """Config dataclasses of the zoo's networks and loops, with ``paper`` and ``lite`` presets.
 
-``paper`` follows METHOD.md section 3 (the paper's layer tables); ``lite`` is our CPU/embedded size, trainable on
+``paper`` follows docs/method.md section 3 (the paper's layer tables); ``lite`` is our CPU/embedded size, trainable on
 two CPU cores within a session. A :class:`LoopConfig` round-trips through a plain dict (``to_dict`` /
 ``from_dict``), which is how recipes and registry entries store it.
 """
@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 from typing import Any
+
+CROP_SIZE = 128
+"""Side of the networks' input crop and of the synthesized image, pixels (the paper's 128 x 128): the default of
+:attr:`LoopConfig.crop`, which every crop, network and synthesizer of a loop reads."""
 
 
 @dataclasses.dataclass
@@ -68,16 +72,17 @@ class LoopConfig:
     Attributes:
         size: ``paper`` or ``lite`` (which preset the network configs came from).
         num_joints: J, joints of the pose (21 for the MSRA-order synthetic hand).
-        joint_set: name of the joint order (:mod:`zoo.joints`).
+        joint_set: name of the joint order (:mod:`handloop.zoo.joints`).
         iterations: N, synthesize-update iterations, fixed when the loop is built.
         cube_mm: side of the metric crop cube, mm.
-        crop: crop side, pixels.
+        crop: side of every crop the networks see and of the synthesized image, pixels; the synthesizer grows
+            ``synthesizer.base`` by powers of two up to it.
         height, width: input frame size, pixels.
         reference_joint: joint the localizer finds and the crop centres on (middle MCP).
-        object: None for a hand loop; the name of a :data:`zoo.objects.OBJECTS` model for a hand-object loop.
+        object: None for a hand loop; the name of a :data:`handloop.zoo.objects.OBJECTS` model for a hand-object loop.
         com_stride: the centre-of-mass detection reads every ``com_stride``-th row and column of the frame
-            (pixels): 2 reads a quarter of them, measured 0.35 ms off the loop on this machine's 2 cores in both
-            ONNX Runtime and ``tf.function``, for a centre within a pixel of the full-frame one.
+            (pixels): 2 reads a quarter of them for a centre within a pixel of the full-frame one, a cheaper
+            detection (docs/export.md).
         scene_cube_mm: side of the larger cube around the hand and object together, mm (hand-object loops): the
             object and hand localizers see this crop; the hand and the object are then each cropped with
             ``cube_mm``.
@@ -91,7 +96,7 @@ class LoopConfig:
     joint_set: str = "msra21"
     iterations: int = 2
     cube_mm: float = 300.0
-    crop: int = 128
+    crop: int = CROP_SIZE
     height: int = 480
     width: int = 640
     reference_joint: int = 5
@@ -121,20 +126,16 @@ class LoopConfig:
         size = values.get("size", "lite")
         if size not in PRESETS:
             raise ValueError(f"unknown loop size {size!r}: expected one of {sorted(PRESETS)}")
-        base = PRESETS[size]()
-        for name in _NETWORKS:
-            if name in values:
-                values[name] = _update(getattr(base, name), values[name], name)
-        return _update(base, values, "loop")
-
-
-_NETWORKS = ("localizer", "predictor", "synthesizer", "updater", "object_localizer", "object_predictor",
-             "object_updater")
+        return _update(PRESETS[size](), values, "loop")
 
 
 def _update(config, values: dict[str, Any], where: str):
+    """``config`` with ``values`` replaced; a dict for a field holding a config dataclass (a network's) updates
+    that dataclass in turn."""
     if not isinstance(values, dict):
         return values
+    values = {k: _update(getattr(config, k), v, k) if dataclasses.is_dataclass(getattr(config, k, None)) else v
+              for k, v in values.items()}
     known = {f.name for f in dataclasses.fields(config)}
     unknown = set(values) - known
     if unknown:
@@ -144,7 +145,7 @@ def _update(config, values: dict[str, Any], where: str):
 
 
 def paper() -> LoopConfig:
-    """The paper's network sizes (METHOD.md section 3)."""
+    """The paper's network sizes (docs/method.md section 3)."""
     return LoopConfig(size="paper")
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from zoo.fileio import atomic_path
-from zoo.joints import FINGER_COLOURS, JointSet
+from handloop.zoo.fileio import atomic_path
+from handloop.zoo.joints import FINGER_COLOURS, JointSet
 
 
 def draw_pose(ax, depth: np.ndarray, joints_uv: np.ndarray, joint_set: JointSet, title: str | None = None,

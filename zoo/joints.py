@@ -57,6 +57,10 @@ def _msra21() -> JointSet:
 
 MSRA21 = _msra21()
 
+TIPS = tuple(i for i, name in enumerate(MSRA21.joints) if name.endswith("_tip"))
+"""MSRA-21 indices of the fingertips (index, middle, ring, pinky, thumb): the joints eq. 23 scores and the order
+of a frame's ``tip_visibility``."""
+
 NYU14 = JointSet(
     "nyu14",
     (

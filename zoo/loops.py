@@ -1,4 +1,4 @@
-"""The feedback loops as single Keras graphs (METHOD.md sections 1-2).
+"""The feedback loops as single Keras graphs (docs/method.md sections 1-2).
 
 ``build_hand_loop`` chains, in one functional model: hand detection (centre of mass), a spatial-transformer crop,
 the localizer's re-centring on the reference joint, a second crop, the predictor, N x (synthesize, update), and
@@ -7,38 +7,37 @@ are located in a larger crop, each is predicted from its own crop, and each iter
 hand and the rendered object in the frame before both updaters refine their own pose.
 
 Inputs are a depth frame in mm and the camera's intrinsics, so the exported artefact needs nothing else. The
-sub-networks are nested models named as in :data:`HAND_NETWORKS` and :data:`OBJECT_NETWORKS`:
-``loop.get_layer("updater")`` is the trained updater itself.
+sub-networks are nested models named as in :data:`handloop.zoo.networks.NETWORKS`: ``loop.get_layer("updater")``
+is the trained updater itself.
 """
 
 from __future__ import annotations
 
 import keras
 
-from zoo import networks
-from zoo.config import LoopConfig
-from zoo.layers.geometry import CenterOfMass, OffsetCenter, PoseToCamera
-from zoo.layers.merge import CubeToDepth, MinMerge
-from zoo.layers.procrustes import FitObjectPose
-from zoo.layers.render import RenderObject
-from zoo.layers.stn import ISTNPaste, STNCrop
-from zoo.objects import get_object
+from handloop.zoo import networks
+from handloop.zoo.config import LoopConfig
+from handloop.zoo.layers.geometry import CenterOfMass, OffsetCenter, PoseToCamera
+from handloop.zoo.layers.merge import CubeToDepth, MinMerge
+from handloop.zoo.layers.procrustes import FitObjectPose
+from handloop.zoo.layers.render import RenderObject
+from handloop.zoo.layers.stn import ISTNPaste, STNCrop
+from handloop.zoo.objects import get_object
 
-HAND_NETWORKS = ("localizer", "predictor", "synthesizer", "updater")
-"""Networks of every loop (the hand's)."""
-OBJECT_NETWORKS = ("object_localizer", "object_predictor", "object_updater")
-"""Further networks of a hand-object loop."""
-OUTPUTS = ("joints_xyz", "joints_uvd", "center_uvd", "crop", "poses", "synth")
+OUTPUTS = ("joints_xyz", "joints_uvd", "iterations_xyz", "iterations_uvd", "hand_found", "center_uvd", "crop",
+           "poses", "synth")
 """Outputs of a hand loop (see :func:`build_hand_loop`)."""
 OBJECT_OUTPUTS = OUTPUTS + ("scene_center_uvd", "object_center_uvd", "object_crop", "object_poses",
                             "object_rotations", "object_translations", "object_rotation", "object_translation",
-                            "corners_xyz", "corners_uvd", "rendered", "merged")
+                            "corners_xyz", "corners_uvd", "iterations_corners_xyz", "iterations_corners_uvd",
+                            "rendered", "merged")
 """Outputs of a hand-object loop (see :func:`build_hand_object_loop`)."""
 
 
 def network_names(config: LoopConfig) -> tuple[str, ...]:
-    """Names of the networks of ``config``'s loop (the nested models' names)."""
-    return HAND_NETWORKS + (OBJECT_NETWORKS if config.object else ())
+    """Names of the networks of ``config``'s loop (the nested models' names), in training order
+    (:data:`handloop.zoo.networks.NETWORKS`): the hand's, and the object's when it has one."""
+    return tuple(net.name for net in networks.NETWORKS if net.entity == "hand" or config.object)
 
 
 def build_network(config: LoopConfig, name: str) -> keras.Model:
@@ -49,18 +48,8 @@ def build_network(config: LoopConfig, name: str) -> keras.Model:
     """
     if name not in network_names(config):
         raise ValueError(f"{name!r} is not a network of this loop: expected one of {network_names(config)}")
-    crop, joints = config.crop, config.num_joints
-    builders = {
-        "localizer": lambda: networks.build_localizer(config.localizer, crop),
-        "predictor": lambda: networks.build_predictor(config.predictor, joints, crop),
-        "synthesizer": lambda: networks.build_synthesizer(config.synthesizer, joints),
-        "updater": lambda: networks.build_updater(config.updater, joints, crop),
-        "object_localizer": lambda: networks.build_object_localizer(config.object_localizer, crop),
-        "object_predictor": lambda: networks.build_object_predictor(config.object_predictor, crop),
-        "object_updater": lambda: networks.build_updater(config.object_updater, networks.objects.CORNERS, crop,
-                                                         name="object_updater"),
-    }
-    return builders[name]()
+    net = next(net for net in networks.NETWORKS if net.name == name)
+    return net.build(getattr(config, net.config), config)
 
 
 def build_networks(config: LoopConfig) -> dict[str, keras.Model]:
@@ -71,6 +60,20 @@ def build_networks(config: LoopConfig) -> dict[str, keras.Model]:
 def build_loop(config: LoopConfig, nets: dict[str, keras.Model] | None = None) -> keras.Model:
     """The hand loop, or the hand-object loop when ``config.object`` names an object."""
     return build_hand_object_loop(config, nets) if config.object else build_hand_loop(config, nets)
+
+
+def _camera_outputs(cube: float, poses, center, intrinsics, every: str, last: str, name: str) -> dict:
+    """``{every}_xyz``, ``{every}_uvd``: ``poses`` ``(B, N + 1, P, 3)`` (cube units around ``center``) in camera mm
+    and pixels; ``{last}_xyz``, ``{last}_uvd``: the last of them. ``name`` names the :class:`PoseToCamera` layer."""
+    xyz, uvd = PoseToCamera(cube, name=name)(poses, center, intrinsics)
+    return {f"{every}_xyz": xyz, f"{every}_uvd": uvd, f"{last}_xyz": xyz[:, -1], f"{last}_uvd": uvd[:, -1]}
+
+
+def _found(com):
+    """``(B,)`` float32 1 where the centre of mass ``com`` ``(B, 3)`` found depth (its depth is then above
+    :data:`handloop.zoo.preprocess.DEPTH_MIN_MM`), else 0 (:func:`handloop.zoo.layers.geometry.center_of_mass`
+    gives zeros)."""
+    return keras.ops.cast(keras.ops.greater(com[:, 2], 0.0), "float32")
 
 
 def _inputs(config: LoopConfig):
@@ -88,7 +91,10 @@ def build_hand_loop(config: LoopConfig, nets: dict[str, keras.Model] | None = No
     Returns:
         A Keras model: inputs ``depth`` ``(B, H, W, 1)`` float32 mm (0 = missing) and ``intrinsics`` ``(B, 4)``
         fx, fy, cx, cy in pixels; outputs a dict: ``joints_xyz`` ``(B, J, 3)`` mm in OpenCV camera axes (y down),
-        ``joints_uvd`` ``(B, J, 3)`` pixels and mm, ``center_uvd`` ``(B, 3)`` the crop centre, ``crop``
+        ``joints_uvd`` ``(B, J, 3)`` pixels and mm, ``iterations_xyz`` and ``iterations_uvd`` ``(B, N + 1, J, 3)``
+        the same after the predictor (index 0) and each iteration, ``hand_found`` ``(B,)`` 1 where the
+        centre-of-mass detection found depth in the hand's range and 0 where it found none (the other outputs of
+        that frame are then meaningless), ``center_uvd`` ``(B, 3)`` the crop centre, ``crop``
         ``(B, 128, 128, 1)`` the normalised input crop, ``poses`` ``(B, N + 1, J, 3)`` the pose in cube units
         after the predictor (index 0) and each iteration, ``synth`` ``(B, max(N, 1), 128, 128, 1)`` the image
         synthesized at each iteration (for N = 0, the image of the predictor's pose).
@@ -111,15 +117,10 @@ def build_hand_loop(config: LoopConfig, nets: dict[str, keras.Model] | None = No
         images.append(image)
     if not images:
         images.append(nets["synthesizer"](pose))
-    xyz, uvd = PoseToCamera(cube, name="to_camera")(pose, center, intrinsics)
-    outputs = {
-        "joints_xyz": xyz,
-        "joints_uvd": uvd,
-        "center_uvd": center,
-        "crop": crop,
-        "poses": keras.ops.stack(poses, axis=1),
-        "synth": keras.ops.stack(images, axis=1),
-    }
+    poses = keras.ops.stack(poses, axis=1)
+    outputs = {**_camera_outputs(cube, poses, center, intrinsics, "iterations", "joints", "to_camera"),
+               "hand_found": _found(com), "center_uvd": center, "crop": crop, "poses": poses,
+               "synth": keras.ops.stack(images, axis=1)}
     return keras.Model({"depth": depth, "intrinsics": intrinsics}, outputs, name=name)
 
 
@@ -138,7 +139,7 @@ def build_hand_object_loop(config: LoopConfig, nets: dict[str, keras.Model] | No
     are fitted rigidly again.
 
     Args:
-        config: the loop's geometry and networks; ``config.object`` names a :data:`zoo.objects.OBJECTS` model.
+        config: the loop's geometry and networks; ``config.object`` names a :data:`handloop.zoo.objects.OBJECTS` model.
         nets: trained networks (from :func:`build_networks`); fresh random ones when None.
     Returns:
         A Keras model with the inputs of :func:`build_hand_loop`; outputs a dict with the hand loop's outputs
@@ -147,7 +148,8 @@ def build_hand_object_loop(config: LoopConfig, nets: dict[str, keras.Model] | No
         ``object_poses`` ``(B, N + 1, 8, 3)`` the rigidly fitted corners in cube units around the object centre
         after the predictor and each iteration; ``object_rotations`` ``(B, N + 1, 3, 3)`` (object -> camera) and
         ``object_translations`` ``(B, N + 1, 3)`` mm of each; ``object_rotation``, ``object_translation`` the
-        final ones; ``corners_xyz`` ``(B, 8, 3)`` mm and ``corners_uvd`` ``(B, 8, 3)`` the final corners;
+        final ones; ``corners_xyz`` ``(B, 8, 3)`` mm and ``corners_uvd`` ``(B, 8, 3)`` the final corners, and
+        ``iterations_corners_xyz``, ``iterations_corners_uvd`` ``(B, N + 1, 8, 3)`` the corners of each stage;
         ``rendered`` and ``merged`` ``(B, max(N, 1), H, W, 1)`` mm, the object's rendering and the composed
         frame each iteration was updated from. All 3D is in OpenCV camera axes (y down).
     """
@@ -197,14 +199,14 @@ def build_hand_object_loop(config: LoopConfig, nets: dict[str, keras.Model] | No
         moved = keras.layers.Add(name=f"object_pose_{i}")([corners, nets["object_updater"](object_pair)])
         rotation, translation, corners = fit(moved, object_center, intrinsics)
         record(poses=pose, object_poses=corners, object_rotations=rotation, object_translations=translation)
-    xyz, uvd = PoseToCamera(cube, name="to_camera")(pose, center, intrinsics)
-    corners_xyz, corners_uvd = PoseToCamera(cube, name="corners_to_camera")(corners, object_center, intrinsics)
     outputs = {key: keras.ops.stack(values, axis=1) for key, values in trace.items()}
     outputs.update({
-        "joints_xyz": xyz, "joints_uvd": uvd, "center_uvd": center, "crop": crop,
+        **_camera_outputs(cube, outputs["poses"], center, intrinsics, "iterations", "joints", "to_camera"),
+        **_camera_outputs(cube, outputs["object_poses"], object_center, intrinsics, "iterations_corners", "corners",
+                          "corners_to_camera"),
+        "hand_found": _found(scene_center), "center_uvd": center, "crop": crop,
         "scene_center_uvd": scene_center, "object_center_uvd": object_center, "object_crop": object_crop,
         "object_rotation": rotation, "object_translation": translation,
-        "corners_xyz": corners_xyz, "corners_uvd": corners_uvd,
     })
     return keras.Model({"depth": depth, "intrinsics": intrinsics}, {k: outputs[k] for k in OBJECT_OUTPUTS},
                        name=name)

@@ -1,4 +1,4 @@
-"""Evaluation metrics of the hand-pose community (METHOD.md section 7).
+"""Evaluation metrics of the hand-pose community (docs/method.md section 7).
 
 All errors are Euclidean distances in millimetres between joints in camera space.
 """

@@ -15,7 +15,7 @@ import itertools
 import numpy as np
 
 OBJECT_KINDS = ("box", "cylinder", "sphere")
-"""Object shapes the ray caster (:func:`zoo.render.render_object`) draws."""
+"""Object shapes the ray caster (:func:`handloop.zoo.render.render_object`) draws."""
 
 
 @dataclasses.dataclass(frozen=True)

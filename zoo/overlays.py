@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from zoo.draw import draw_pose, save_figure
-from zoo.joints import get_joint_set
+from handloop.zoo.draw import draw_pose, save_figure
+from handloop.zoo.joints import get_joint_set
 
 
 def _pyplot():
@@ -44,7 +44,7 @@ def draw_iterations(depths: list[np.ndarray], predictions: list, path, truths: l
 
     Args:
         depths: frames ``(H, W)`` mm.
-        predictions: single-frame :class:`zoo.api.Prediction` objects.
+        predictions: single-frame :class:`handloop.zoo.api.Prediction` objects.
         truths: optional ``(J, 3)`` true joints (camera mm) per frame; each panel then shows its mean error.
     """
     plt = _pyplot()

@@ -1,6 +1,6 @@
 """Depth preprocessing in numpy: hand detection by centre of mass, the metric-cube crop, normalisation.
 
-Conventions (METHOD.md section 5):
+Conventions (docs/method.md section 5):
 
 * a crop is a cube of side ``cube`` mm centred on a 3D point; its image window spans
   ``u = cu +- (cube / 2) fx / cz`` and ``v = cv +- (cube / 2) fy / cz`` and is resampled to ``size x size`` pixels;
@@ -10,7 +10,7 @@ Conventions (METHOD.md section 5):
   32001) and everything behind the cube at +1;
 * a normalised pose is ``(xyz - centre_xyz) / (cube / 2)`` in camera axes, so it is unit-free ("cube units").
 
-The TF graph versions of the crop (spatial transformer) live in :mod:`zoo.layers.stn` and match these to 1e-4.
+The TF graph versions of the crop (spatial transformer) live in :mod:`handloop.zoo.layers.stn` and match these to 1e-4.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from zoo.camera import Intrinsics
+from handloop.zoo.camera import Intrinsics
+from handloop.zoo.config import CROP_SIZE
 
 DEPTH_MIN_MM = 10.0
 """Nearest depth a hand can be at, mm; nearer readings are sensor noise."""
@@ -26,8 +27,6 @@ DEPTH_MAX_MM = 1500.0
 """Farthest depth searched for a hand, mm."""
 INVALID_DEPTH_MM = 32001.0
 """Value some tools write for pixels without depth."""
-CROP_SIZE = 128
-"""Side of the network input crop, pixels."""
 
 
 class NoHandError(ValueError):
@@ -67,7 +66,7 @@ def center_of_mass(
 
     Takes the pixels in ``(dmin, dmax)`` mm, keeps those within ``cube`` mm behind the nearest of them, averages
     them in (u, v, d), then re-centres ``iterations`` times on the pixels inside the cube around the current
-    centre. :func:`zoo.layers.geometry.center_of_mass` is the same algorithm in TF ops.
+    centre. :func:`handloop.zoo.layers.geometry.center_of_mass` is the same algorithm in TF ops.
 
     Args:
         depth: ``(H, W)`` depth in mm, 0 where missing.

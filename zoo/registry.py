@@ -1,6 +1,6 @@
 """The pretrained registry: zoo entries shipped in ``zoo/weights/`` as a JSON card plus Keras weights.
 
-An entry ``NAME`` is ``NAME.json`` (its :class:`zoo.config.LoopConfig`, measured metrics, the weights' SHA-256)
+An entry ``NAME`` is ``NAME.json`` (its :class:`handloop.zoo.config.LoopConfig`, measured metrics, the weights' SHA-256)
 and ``NAME.weights.h5`` (Keras' own weights format of the whole loop, stored as float16 to keep the package
 small; loaded into float32 variables). ``load`` verifies the hash before reading a byte of the weights, and also
 accepts a path to an entry's JSON card or to a folder holding one.
@@ -14,8 +14,8 @@ import json
 import tempfile
 from pathlib import Path
 
-from zoo.config import LoopConfig
-from zoo.fileio import atomic_path, write_text
+from handloop.zoo.config import LoopConfig
+from handloop.zoo.fileio import atomic_path, write_text
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
@@ -91,7 +91,7 @@ def build_loop(entry: Entry, iterations: int | None = None):
 
     Returns ``(loop, config)``: a hand loop, or a hand-object loop when the config names an object.
     """
-    from zoo import loops
+    from handloop.zoo import loops
 
     if not entry.weights.is_file():
         raise FileNotFoundError(f"weights of zoo entry {entry.name!r} not found: {entry.weights}")
@@ -109,8 +109,8 @@ def build_loop(entry: Entry, iterations: int | None = None):
 
 
 def load(name_or_path: str | Path, iterations: int | None = None):
-    """Loads a zoo entry (a registry name or a path to its card) as a :class:`zoo.api.HandPoseModel`."""
-    from zoo.api import HandPoseModel
+    """Loads a zoo entry (a registry name or a path to its card) as a :class:`handloop.zoo.api.HandPoseModel`."""
+    from handloop.zoo.api import HandPoseModel
 
     entry = find_entry(name_or_path)
     loop, config = build_loop(entry, iterations)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from zoo.objects import OBJECT_KINDS
+from handloop.zoo.objects import OBJECT_KINDS
 
 MISS = float("inf")
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo.camera import CAMERAS, Intrinsics
-from zoo.fileio import atomic_path
+from handloop.zoo.camera import CAMERAS, Intrinsics
+from handloop.zoo.fileio import atomic_path
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,38 +38,62 @@ def get_benchmark(name: str) -> Benchmark:
     return BENCHMARKS[name]
 
 
+def read_rows(path: str | Path, columns: int, named: bool = False, first_line: int = 1, blank_lines: bool = True,
+              what: str = "label file") -> tuple[list[str], np.ndarray]:
+    """Reads a whitespace-separated text file of numeric rows, checking every line (result and label files).
+
+    Args:
+        path: the file.
+        columns: numbers per row.
+        named: each row starts with one non-numeric field (an image path, as in ICVL's labels).
+        first_line: 1-based number of the first row (earlier lines are a header the caller reads).
+        blank_lines: True skips blank lines; False rejects them (in a result file, a blank line is a lost frame).
+        what: what the file is, for the error messages.
+    Returns:
+        ``(names, values)``: the leading field of each row (``""`` when not ``named``) and ``(rows, columns)``
+        float64 values.
+    Raises:
+        FileNotFoundError: naming ``what`` and the path.
+        ValueError: naming the file and line of a wrong field count, a value that is not a finite number, or a
+            blank line where none may be.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} not found: {path}")
+    skip = int(named)
+    names, rows = [], []
+    with open(path) as handle:
+        for number, line in enumerate(handle, 1):
+            fields = line.split()
+            if number < first_line or (not fields and blank_lines):
+                continue
+            if not fields:
+                raise ValueError(f"{path}:{number}: blank line (missing frame); every frame needs one line")
+            if len(fields) != skip + columns:
+                raise ValueError(f"{path}:{number}: {len(fields)} fields, expected {skip + columns}")
+            try:
+                values = [float(f) for f in fields[skip:]]
+            except ValueError:
+                raise ValueError(f"{path}:{number}: a value is not a number") from None
+            if not np.all(np.isfinite(values)):
+                raise ValueError(f"{path}:{number}: NaN or infinite value")
+            names.append(fields[0] if named else "")
+            rows.append(values)
+    return names, np.asarray(rows, np.float64).reshape(len(rows), columns)
+
+
 def read_results(path: str | Path, num_joints: int) -> np.ndarray:
     """Reads a result file into ``(F, num_joints, 3)`` float64 (u, v in pixels, d in mm).
 
     Raises:
         FileNotFoundError: the file does not exist.
-        ValueError: naming the file and line for an empty file, a blank line, a wrong column count, or a value
-            that is not a finite number.
+        ValueError: naming the file and line for an empty file, a blank line, a wrong field count (3 per joint),
+            or a value that is not a finite number.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"result file not found: {path}")
-    expected = 3 * num_joints
-    rows = []
-    with open(path) as handle:
-        for number, line in enumerate(handle, 1):
-            fields = line.split()
-            if not fields:
-                raise ValueError(f"{path}:{number}: blank line (missing frame); every frame needs one line")
-            if len(fields) != expected:
-                raise ValueError(
-                    f"{path}:{number}: {len(fields)} columns, expected {expected} ({num_joints} joints x u, v, d)"
-                )
-            try:
-                values = [float(f) for f in fields]
-            except ValueError:
-                raise ValueError(f"{path}:{number}: a value is not a number") from None
-            if not np.all(np.isfinite(values)):
-                raise ValueError(f"{path}:{number}: NaN or infinite value")
-            rows.append(values)
-    if not rows:
+    _, rows = read_rows(path, 3 * num_joints, blank_lines=False, what="result file")
+    if not len(rows):
         raise ValueError(f"{path}: the result file is empty")
-    return np.asarray(rows).reshape(len(rows), num_joints, 3)
+    return rows.reshape(len(rows), num_joints, 3)
 
 
 def write_results(path: str | Path, joints_uvd: np.ndarray) -> None:
@@ -92,7 +116,7 @@ def evaluate_file(result_path: str | Path, labels_uvd: np.ndarray, benchmark: Be
     results = read_results(result_path, benchmark.num_joints)
     if len(results) != len(labels_uvd):
         raise ValueError(f"{result_path}: {len(results)} frames, but the labels have {len(labels_uvd)}")
-    from zoo.metrics import joint_errors
+    from handloop.zoo.metrics import joint_errors
 
     cam = benchmark.intrinsics
     return joint_errors(cam.uvd_to_xyz(results), cam.uvd_to_xyz(labels_uvd))

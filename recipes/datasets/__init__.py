@@ -1,12 +1,12 @@
-"""Readers of the real benchmarks on disk (NYU, ICVL, MSRA15) yielding :class:`recipes.records.Frame` s, and their
+"""Readers of the real benchmarks on disk (NYU, ICVL, MSRA15) yielding :class:`handloop.recipes.records.Frame` s, and their
 conversion to TFRecord shards."""
 
 from __future__ import annotations
 
-from recipes.datasets.base import DatasetReader, Entry
-from recipes.datasets.icvl import IcvlReader
-from recipes.datasets.msra import MsraReader
-from recipes.datasets.nyu import NyuReader
+from handloop.recipes.datasets.base import DatasetReader, Entry
+from handloop.recipes.datasets.icvl import IcvlReader
+from handloop.recipes.datasets.msra import MsraReader
+from handloop.recipes.datasets.nyu import NyuReader
 
 READERS: dict[str, type[DatasetReader]] = {"nyu": NyuReader, "icvl": IcvlReader, "msra": MsraReader}
 """Dataset name -> reader class."""

@@ -1,9 +1,9 @@
-"""The common base of the real-dataset readers: labelled entries on disk -> :class:`recipes.records.Frame` s.
+"""The common base of the real-dataset readers: labelled entries on disk -> :class:`handloop.recipes.records.Frame` s.
 
 A reader lists its split as :class:`Entry` s (a depth file, its joints in camera mm, subject and cube) once, checking
 the folder layout and the label/frame counts up front; frames are then read one at a time with
-:func:`zoo.depthio.read_depth`, checked against the camera's frame size, and get a centre-of-mass hand detection
-(:func:`zoo.preprocess.center_of_mass`) restricted to the cube around the labelled hand, as the crops of training
+:func:`handloop.zoo.depthio.read_depth`, checked against the camera's frame size, and get a centre-of-mass hand detection
+(:func:`handloop.zoo.preprocess.center_of_mass`) restricted to the cube around the labelled hand, as the crops of training
 are. Every error names the file it comes from.
 """
 
@@ -15,11 +15,11 @@ from typing import Iterator
 
 import numpy as np
 
-from recipes.records import Frame
-from zoo.camera import CAMERAS, Intrinsics
-from zoo.depthio import read_depth
-from zoo.joints import get_joint_set
-from zoo.preprocess import NoHandError, center_of_mass, crop_box
+from handloop.recipes.records import Frame
+from handloop.zoo.camera import CAMERAS, Intrinsics
+from handloop.zoo.depthio import read_depth
+from handloop.zoo.joints import get_joint_set
+from handloop.zoo.preprocess import NoHandError, center_of_mass, crop_box
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,9 +43,9 @@ class DatasetReader:
     """A dataset on disk: subclasses set the class attributes and implement :meth:`_entries`.
 
     Attributes:
-        name: dataset name (a key of :data:`zoo.resultfile.BENCHMARKS`).
-        camera: a key of :data:`zoo.camera.CAMERAS`.
-        joint_set: the dataset's evaluated joint order (:mod:`zoo.joints`).
+        name: dataset name (a key of :data:`handloop.zoo.resultfile.BENCHMARKS`).
+        camera: a key of :data:`handloop.zoo.camera.CAMERAS`.
+        joint_set: the dataset's evaluated joint order (:mod:`handloop.zoo.joints`).
         splits: the split names :meth:`entries` accepts.
     """
 
@@ -150,37 +150,3 @@ def keep_box(depth: np.ndarray, box: tuple[float, float, float, float]) -> np.nd
     out = np.zeros_like(depth)
     out[v0:v1, u0:u1] = depth[v0:v1, u0:u1]
     return out
-
-
-def read_label_rows(path: Path, columns: int, skip: int = 0, first_line: int = 1) -> list[tuple[str, np.ndarray]]:
-    """Reads a whitespace-separated label text file: each line a name (or nothing) then ``columns`` numbers.
-
-    Args:
-        path: the file.
-        columns: numbers per line after the leading name (when ``skip`` is 1) or in all (``skip`` 0).
-        skip: leading non-numeric fields per line (0 or 1).
-        first_line: 1-based number of the first label line (earlier lines are a header the caller reads).
-    Returns:
-        ``[(name or "", float32 (columns,) values)]`` per non-empty line.
-    Raises:
-        FileNotFoundError: naming a missing file.
-        ValueError: naming the file and line of a wrong field count or a value that is not a finite number.
-    """
-    if not path.is_file():
-        raise FileNotFoundError(f"label file not found: {path}")
-    rows = []
-    with open(path) as handle:
-        for number, line in enumerate(handle, 1):
-            fields = line.split()
-            if number < first_line or not fields:
-                continue
-            if len(fields) != skip + columns:
-                raise ValueError(f"{path}:{number}: {len(fields)} fields, expected {skip + columns}")
-            try:
-                values = np.array(fields[skip:], np.float32)
-            except ValueError:
-                raise ValueError(f"{path}:{number}: a label value is not a number") from None
-            if not np.all(np.isfinite(values)):
-                raise ValueError(f"{path}:{number}: NaN or infinite label value")
-            rows.append((fields[0] if skip else "", values))
-    return rows

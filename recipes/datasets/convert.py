@@ -1,4 +1,4 @@
-"""Converts a real dataset's split to TFRecord shards of :class:`recipes.records.Frame` s, resumably.
+"""Converts a real dataset's split to TFRecord shards of :class:`handloop.recipes.records.Frame` s, resumably.
 
 Shard ``i`` holds entries ``[i * shard_size, (i + 1) * shard_size)`` of the split in the reader's order, so its
 bytes depend only on the dataset and the settings. Each shard is written under a temporary name and renamed when
@@ -14,10 +14,10 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from recipes.datasets.base import DatasetReader, keep_box
-from recipes.records import Frame, encode_frame, prepare_folder, shard_path
-from zoo.fileio import atomic_path
-from zoo.preprocess import crop_box
+from handloop.recipes.datasets.base import DatasetReader, keep_box
+from handloop.recipes.records import Frame, encode_frame, prepare_folder, shard_path
+from handloop.zoo.fileio import atomic_path
+from handloop.zoo.preprocess import crop_box
 
 
 @dataclasses.dataclass(frozen=True)

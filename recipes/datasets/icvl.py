@@ -1,4 +1,4 @@
-"""ICVL hand posture dataset (Tang et al. 2014) as it lies on disk (METHOD.md section 6).
+"""ICVL hand posture dataset (Tang et al. 2014) as it lies on disk (docs/method.md section 6).
 
 ``<root>/Depth/`` holds 16-bit single-channel PNGs (mm); the label files ``<root>/train.txt``,
 ``<root>/test_seq_1.txt`` and ``<root>/test_seq_2.txt`` give per line the image path (relative to ``Depth/``) then
@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from recipes.datasets.base import DatasetReader, Entry, read_label_rows
+from handloop.recipes.datasets.base import DatasetReader, Entry
+from handloop.zoo.resultfile import read_rows
 
 LABEL_FILES = {"train": ("train.txt",), "test": ("test_seq_1.txt", "test_seq_2.txt")}
 """Label files of each split; subject ids: 0 for training, 1 and 2 for the two test sequences."""
@@ -32,7 +33,8 @@ class IcvlReader(DatasetReader):
         entries = []
         for index, name in enumerate(LABEL_FILES[split]):
             subject = 0 if split == "train" else index + 1
-            for image, values in read_label_rows(self.root / name, 3 * self.num_joints, skip=1):
+            images, rows = read_rows(self.root / name, 3 * self.num_joints, named=True)
+            for image, values in zip(images, rows.astype(np.float32)):
                 xyz = self.intrinsics.uvd_to_xyz(values.reshape(-1, 3)).astype(np.float32)
                 entries.append(Entry(depth_dir / image, xyz, subject, CUBE_MM))
         return entries

@@ -1,4 +1,4 @@
-"""MSRA15 hand gesture dataset (Sun et al. 2015) as it lies on disk (METHOD.md section 6).
+"""MSRA15 hand gesture dataset (Sun et al. 2015) as it lies on disk (docs/method.md section 6).
 
 ``<root>/P0`` .. ``P8`` each hold one folder per gesture (:data:`GESTURES`) with ``joint.txt`` (first line the frame
 count, then per frame 21 x (x, y, z) mm with z negated) and ``%06d_depth.bin`` (6 int32 width, height, left, top,
@@ -16,13 +16,14 @@ import warnings
 
 import numpy as np
 
-from recipes.datasets.base import DatasetReader, Entry, read_label_rows
+from handloop.recipes.datasets.base import DatasetReader, Entry
+from handloop.zoo.resultfile import read_rows
 
 SUBJECTS = tuple(f"P{k}" for k in range(9))
 GESTURES = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "I", "IP", "L", "MP", "RP", "T", "TIP", "Y")
 
 CUBES_MM = (200.0, 200.0, 200.0, 180.0, 180.0, 180.0, 170.0, 160.0, 150.0)
-"""Cube side per subject P0..P8, mm (METHOD.md section 5)."""
+"""Cube side per subject P0..P8, mm (docs/method.md section 5)."""
 
 FAULTY_FRAMES: frozenset[str] = frozenset()
 """Frames known to be faulty, as ``"P<k>/<gesture>/<index>"`` (index as in ``%06d_depth.bin``), skipped with a
@@ -101,9 +102,9 @@ def read_joint_txt(path) -> np.ndarray:
         header = handle.readline().split()
     if len(header) != 1 or not header[0].isdigit():
         raise ValueError(f"{path}:1: expected the frame count, got {' '.join(header)!r}")
-    rows = read_label_rows(path, 63, first_line=2)
+    _, rows = read_rows(path, 63, first_line=2)
     if len(rows) != int(header[0]):
         raise ValueError(f"{path}: header says {header[0]} frames, but it holds {len(rows)} label lines")
-    joints = np.stack([v for _, v in rows]).reshape(-1, 21, 3) if rows else np.zeros((0, 21, 3), np.float32)
+    joints = rows.astype(np.float32).reshape(-1, 21, 3)
     joints[..., 2] *= -1
     return joints

@@ -1,4 +1,4 @@
-"""NYU hand pose dataset (Tompson et al. 2014) as it lies on disk (METHOD.md section 6).
+"""NYU hand pose dataset (Tompson et al. 2014) as it lies on disk (docs/method.md section 6).
 
 ``<root>/train`` and ``<root>/test`` each hold ``joint_data.mat`` (``joint_uvd`` and ``joint_xyz``, both
 ``(kinects, frames, 36, 3)``) and ``depth_1_%07d.png`` numbered from 1: 3-channel PNGs with depth mm = G * 256 + B.
@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from recipes.datasets.base import DatasetReader, Entry
+from handloop.recipes.datasets.base import DatasetReader, Entry
 
 EVALUATED_JOINTS = (0, 3, 6, 9, 12, 15, 18, 21, 24, 25, 27, 30, 31, 32)
-"""Indices of the 14 evaluated joints (:data:`zoo.joints.NYU14`) among NYU's 36."""
+"""Indices of the 14 evaluated joints (:data:`handloop.zoo.joints.NYU14`) among NYU's 36."""
 
 TEST_SUBJECTS = ((1, 2440, 300.0), (2441, 8252, 250.0))
 """Test subjects as (first frame, last frame, cube mm), frames numbered from 1; subject ids are 1 and 2."""

@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from recipes.records import encode_frame, prepare_folder, shard_path
-from zoo.camera import CAMERAS
-from zoo.fileio import atomic_path
-from zoo.objects import OBJECTS, get_object
+from handloop.recipes.records import encode_frame, prepare_folder, shard_path
+from handloop.zoo.camera import CAMERAS
+from handloop.zoo.fileio import atomic_path
+from handloop.zoo.objects import OBJECTS, get_object
 
 SUBJECTS_PER_SHARD = 5
 OBJECT_MODES = {
@@ -71,13 +71,13 @@ def _object(rng: np.random.Generator, mode: str):
 
 
 def shard_frames(settings: SynthSettings, index: int):
-    """Yields the :class:`recipes.records.Frame` s of shard ``index``, rendered :data:`BATCH` at a time.
+    """Yields the :class:`handloop.recipes.records.Frame` s of shard ``index``, rendered :data:`BATCH` at a time.
 
     Everything is drawn from ``numpy.random.default_rng([seed, index])``; subject ids are
     ``seed * 1_000_000 + index * SUBJECTS_PER_SHARD + k``, so two seeds never share a subject.
     """
-    from recipes.synth.hand import HandShape
-    from recipes.synth.scene import BATCH, SceneConfig, finish_frame, render_scenes, sample_scene
+    from handloop.recipes.synth.hand import HandShape
+    from handloop.recipes.synth.scene import BATCH, SceneConfig, finish_frame, render_scenes, sample_scene
 
     rng = np.random.default_rng([settings.seed, index])
     camera = CAMERAS[settings.camera]
@@ -93,6 +93,18 @@ def shard_frames(settings: SynthSettings, index: int):
                                        _object(rng, settings.objects)))
         for scene, clean in zip(scenes, render_scenes(scenes, camera)):
             yield finish_frame(scene, clean, rng, camera, config)
+
+
+DEMO_SEED = 424_242
+"""Seed of the subjects and poses of :func:`fresh_frames` by default: neither the training (1) nor the test (1001)
+seed of the recipes."""
+
+
+def fresh_frames(count: int, cube_mm: float, seed: int = DEMO_SEED) -> list:
+    """``count`` synthetic hand-only frames (:class:`handloop.recipes.records.Frame`) of subjects drawn from ``seed``,
+    in memory: the frames of the demo, of ``handloop bench``'s error column and of int8 calibration."""
+    settings = SynthSettings(frames=count, seed=seed, cube_mm=cube_mm)
+    return [frame for index in range(settings.shards) for frame in shard_frames(settings, index)]
 
 
 def write_shard(settings: SynthSettings, directory: Path, index: int) -> Path:
@@ -115,7 +127,7 @@ def _manifest(settings: SynthSettings) -> dict:
 
 def prepare_directory(settings: SynthSettings, directory: str | Path) -> Path:
     """Creates ``directory`` with its manifest, or checks that an existing one holds the same settings
-    (:func:`recipes.records.prepare_folder`; raises ValueError naming both otherwise)."""
+    (:func:`handloop.recipes.records.prepare_folder`; raises ValueError naming both otherwise)."""
     return prepare_folder(directory, _manifest(settings))
 
 

@@ -100,10 +100,6 @@ def forward_kinematics(shape: HandShape, pose: HandPose) -> np.ndarray:
     return np.array(joints)
 
 
-TIPS = (4, 8, 12, 16, 20)
-"""MSRA-21 indices of the fingertips: index, middle, ring, pinky, thumb."""
-
-
 def palm_axes(joints: np.ndarray) -> np.ndarray:
     """``(3, 3)`` columns radial, distal, dorsal (unit vectors) of the palm of MSRA-21 ``joints`` in any frame.
 

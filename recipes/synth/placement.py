@@ -2,7 +2,7 @@
 
 The object takes a uniformly random rotation and starts at the grip point (between the fingertips and the
 knuckles, plus noise, on the palm side); a position where the object, grown by a safety margin, contains any point
-of the hand's point cloud (:func:`recipes.synth.hand.hand_point_cloud`) is rejected and the object moves away from
+of the hand's point cloud (:func:`handloop.recipes.synth.hand.hand_point_cloud`) is rejected and the object moves away from
 the palm along its normal in steps until it is free, then back towards the hand by halving steps while it stays
 free. So the object ends touching the fingers or the palm, as a held object does (a path that is free from the
 start keeps its random offset), and every call returns a valid placement.
@@ -13,8 +13,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from recipes.synth.hand import TIPS, palm_axes
-from zoo.objects import ObjectModel
+from handloop.recipes.synth.hand import palm_axes
+from handloop.zoo.joints import TIPS
+from handloop.zoo.objects import ObjectModel
 
 
 def intersects(model: ObjectModel, rotation: np.ndarray, translation: np.ndarray, points: np.ndarray,

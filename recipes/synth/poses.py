@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from recipes.synth.hand import LIMITS_DEG, HandPose
+from handloop.recipes.synth.hand import LIMITS_DEG, HandPose
 
 # Synergies as (finger [MCP flex, MCP abd, PIP flex] per finger, thumb [CMC flex, CMC abd, MCP, IP]) in degrees.
 _OPEN = ([[0, 0, 0]] * 4, [0, 20, 0, 0])

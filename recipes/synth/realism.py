@@ -1,7 +1,7 @@
 """Realism check: distances between joints of synthetic hands against those of real, labelled hands (NYU-14).
 
 Bone lengths and a few inter-joint distances (fingertip spreads, thumb opposition, palm width) do not depend on
-the camera, so synthetic hands are sampled in their own frame, mapped to NYU-14 (:data:`zoo.joints.MSRA21_TO`) and
+the camera, so synthetic hands are sampled in their own frame, mapped to NYU-14 (:data:`handloop.zoo.joints.MSRA21_TO`) and
 compared with the real labels converted to mm. A distance is *covered* when the synthetic range [min, max]
 contains the real 1st-99th percentile range (the extreme real values hold annotation noise).
 """
@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from recipes.synth.hand import HandShape, forward_kinematics
-from recipes.synth.poses import sample_articulation
-from zoo.camera import CAMERAS
-from zoo.joints import NYU14, convert_joints
+from handloop.recipes.synth.hand import HandShape, forward_kinematics
+from handloop.recipes.synth.poses import sample_articulation
+from handloop.zoo.camera import CAMERAS
+from handloop.zoo.joints import NYU14, convert_joints
 
 PAIRS = tuple(NYU14.bones) + ((6, 0), (8, 6), (8, 0), (8, 4), (8, 13), (4, 13), (11, 12))
 """NYU-14 joint pairs compared: the 13 bones, then index-pinky and thumb-index/pinky/middle tip spreads,

@@ -16,15 +16,16 @@ import functools
 import numpy as np
 import tensorflow as tf
 
-from recipes.records import Frame
-from recipes.synth.hand import TIPS, HandShape, forward_kinematics, hand_point_cloud, hand_primitives
-from recipes.synth.placement import place_object
-from recipes.synth.poses import sample_articulation, sample_position, sample_rotation
-from recipes.synth.sensor import SensorConfig, apply_sensor
-from zoo import render
-from zoo.camera import Intrinsics
-from zoo.objects import OBJECT_KINDS, ObjectModel
-from zoo.preprocess import center_of_mass
+from handloop.recipes.records import Frame
+from handloop.recipes.synth.hand import HandShape, forward_kinematics, hand_point_cloud, hand_primitives
+from handloop.recipes.synth.placement import place_object
+from handloop.recipes.synth.poses import sample_articulation, sample_position, sample_rotation
+from handloop.recipes.synth.sensor import SensorConfig, apply_sensor
+from handloop.zoo import render
+from handloop.zoo.camera import Intrinsics
+from handloop.zoo.joints import TIPS
+from handloop.zoo.objects import OBJECT_KINDS, ObjectModel
+from handloop.zoo.preprocess import center_of_mass
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,7 +49,7 @@ class Scene:
 
     Attributes:
         joints: ``(21, 3)`` MSRA-21 joints.
-        capsules, ellipsoids: the hand's primitives (:func:`recipes.synth.hand.hand_primitives`).
+        capsules, ellipsoids: the hand's primitives (:func:`handloop.recipes.synth.hand.hand_primitives`).
         window: ``(x0, y0, x1, y1)`` pixels to render.
         subject: subject id.
         model, rotation, translation: the held object (None without one), object -> camera, centre mm.

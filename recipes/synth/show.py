@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 
-from recipes.records import Frame, decode_frame, list_shards
-from zoo.joints import get_joint_set
+from handloop.recipes.records import Frame, decode_frame, list_shards
+from handloop.zoo.joints import get_joint_set
 
 MARGIN_PX = 20
 """Pixels kept around the labelled points and the depth pixels near them when a frame is cropped for display."""
@@ -43,7 +43,7 @@ def contact_sheet(directory: str, out: str, count: int = 12) -> None:
     import matplotlib.pyplot as plt
     import tensorflow as tf
 
-    from zoo.draw import draw_pose, save_figure
+    from handloop.zoo.draw import draw_pose, save_figure
 
     records = tf.data.TFRecordDataset([str(p) for p in list_shards(directory)]).take(count)
     frames = [decode_frame(r.numpy()) for r in records]

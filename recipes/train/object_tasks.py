@@ -1,31 +1,29 @@
-"""The training tasks of the hand-object loop's networks (METHOD.md sections 2 and 4; Alg. 1).
+"""The training tasks of the hand-object loop's networks (docs/method.md sections 2 and 4; Alg. 1).
 
 They read hand-object frames of the loop's object only, cropped as the loop sees them
-(:func:`recipes.pipeline.augment_scene`): the scene crop for both localizers, the object crop for the object
+(:func:`handloop.recipes.pipeline.augment_scene`): the scene crop for both localizers, the object crop for the object
 predictor, and the hand and object crops for the two updaters. Each updater compares its input crop with the
 *merged* image of its crop, as in the loop: the synthesized hand and the object ray-cast in its pose, composed by
 pixel-wise minimum. While one updater trains, the other entity is shown where its predictor puts it (iteration 1
-of the loop). The hand predictor and the synthesizer are the hand loop's tasks (:mod:`recipes.train.tasks`).
+of the loop). The hand predictor and the synthesizer are the hand loop's tasks (:mod:`handloop.recipes.train.tasks`).
 """
 
 from __future__ import annotations
 
 import tensorflow as tf
 
-from recipes.pipeline import crop_points, training_dataset, uncrop_points
-from recipes.train.tasks import UpdaterTask, _RecipeTask, squared_distance
-from zoo import networks
-from zoo.layers.merge import BACKGROUND, cube_to_depth
-from zoo.layers.procrustes import fit_rigid
-from zoo.layers.stn import bilinear_sample, crop_coordinates, crop_grid, normalize_depth
-from zoo.networks.objects import CORNERS
-from zoo.objects import get_object
-from zoo.preprocess import CROP_SIZE
-from zoo.render import render_object
+from handloop.recipes.pipeline import crop_points, training_dataset, uncrop_points
+from handloop.recipes.train.registry import register_task
+from handloop.recipes.train.tasks import UpdaterTask, _RecipeTask, squared_distance
+from handloop.zoo.layers.merge import BACKGROUND, cube_to_depth
+from handloop.zoo.layers.procrustes import fit_rigid
+from handloop.zoo.layers.stn import bilinear_sample, crop_coordinates, crop_grid, normalize_depth
+from handloop.zoo.objects import get_object
+from handloop.zoo.render import render_object
 
 
 class _SceneInputs:
-    """Mixin: batches of :func:`recipes.pipeline.augment_scene` from the frames that hold the loop's object, with
+    """Mixin: batches of :func:`handloop.recipes.pipeline.augment_scene` from the frames that hold the loop's object, with
     the crops the task reads (``scene_crops``)."""
 
     scene_crops = ("hand", "object")
@@ -34,37 +32,34 @@ class _SceneInputs:
         name = self.config.object
         frames = self.frames.filter(lambda frame: tf.equal(frame["object"], name))
         return training_dataset(frames, self.recipe.augment, batch_size, self.recipe.seed,
-                                self.recipe.data.reference_joint, scene_cube_mm=self.config.scene_cube_mm,
+                                self.config.reference_joint, scene_cube_mm=self.config.scene_cube_mm,
                                 scene_crops=self.scene_crops)
 
 
+@register_task("localizer", "hand-object")
 class SceneLocalizerTask(_SceneInputs, _RecipeTask):
-    """Hand or object localizer: scene crop -> offset to the hand's reference joint or the object's centre (eq. 5).
+    """Hand localizer of the hand-object loop: scene crop -> offset to the hand's reference joint (eq. 5), in units
+    of half the scene cube."""
 
-    ``network`` is ``"localizer"`` or ``"object_localizer"``; offsets are in units of half the scene cube.
-    """
-
+    name = "localizer"
+    target = "hand_offset"
     scene_crops = ("scene",)
 
-    def __init__(self, recipe, frames, config, network: str):
-        if network not in ("localizer", "object_localizer"):
-            raise ValueError(f"a scene localizer is 'localizer' or 'object_localizer', not {network!r}")
-        super().__init__(recipe, frames, config)
-        self.name = network
-
-    def build_model(self):
-        if self.name == "localizer":
-            return networks.build_localizer(self.config.localizer, self.config.crop)
-        return networks.build_object_localizer(self.config.object_localizer, self.config.crop)
-
     def per_example_loss(self, model, batch):
-        target = batch["hand_offset" if self.name == "localizer" else "object_offset"]
-        return squared_distance(model(batch["scene_crop"], training=True), target)
+        return squared_distance(model(batch["scene_crop"], training=True), batch[self.target])
+
+
+@register_task("object_localizer", "hand-object")
+class ObjectLocalizerTask(SceneLocalizerTask):
+    """Object localizer: scene crop -> offset to the object's centre (eq. 5), in units of half the scene cube."""
+
+    name = "object_localizer"
+    target = "object_offset"
 
 
 def symmetric_targets(corners, object_name: str):
     """Every symmetric relabelling of true corners ``(B, 8, 3)``: ``(B, S, 8, 3)``
-    (:meth:`zoo.objects.ObjectModel.symmetries`; depth alone cannot tell them apart)."""
+    (:meth:`handloop.zoo.objects.ObjectModel.symmetries`; depth alone cannot tell them apart)."""
     return tf.gather(corners, get_object(object_name).symmetries(), axis=1)
 
 
@@ -75,15 +70,13 @@ def nearest_symmetric(corners, estimate, object_name: str):
     return tf.gather(targets, tf.argmin(distance, axis=1), batch_dims=1)
 
 
+@register_task("object_predictor", "hand-object")
 class ObjectPredictorTask(_SceneInputs, _RecipeTask):
     """Object predictor: object crop -> its 8 box corners in cube units, squared L2 (eq. 6 for the object) to the
     nearest symmetric relabelling of the true corners (without it, a square-section box regresses to the mean)."""
 
     name = "object_predictor"
     scene_crops = ("object",)
-
-    def build_model(self):
-        return networks.build_object_predictor(self.config.object_predictor, self.config.crop)
 
     def per_example_loss(self, model, batch):
         estimate = model(batch["object_crop"], training=True)
@@ -117,7 +110,7 @@ class _SceneUpdater(_SceneInputs, UpdaterTask):
     def fit_corners(self, corners, batch):
         """Rigid object pose best matching ``corners`` ``(B, 8, 3)`` (cube units in the object crop):
         ``(rotation (B, 3, 3), translation (B, 3) mm, fitted corners (B, 8, 3) cube units)``, the loop's
-        :class:`zoo.layers.procrustes.FitObjectPose` on the augmented crop."""
+        :class:`handloop.zoo.layers.procrustes.FitObjectPose` on the augmented crop."""
         model_corners = self.object_model.corners()
         camera = uncrop_points(corners, batch["object_center_xyz"], batch["cube"], batch["angle"],
                                batch["intrinsics"])
@@ -128,7 +121,7 @@ class _SceneUpdater(_SceneInputs, UpdaterTask):
     def object_image(self, corners, batch, center):
         """The object, rigidly fitted to ``corners``, ray-cast into the crop centred at ``batch[center]``."""
         rotation, translation, _ = self.fit_corners(corners, batch)
-        u, v = crop_grid(batch[center], batch["cube"], batch["intrinsics"], CROP_SIZE, batch["angle"])
+        u, v = crop_grid(batch[center], batch["cube"], batch["intrinsics"], self.config.crop, batch["angle"])
         model = self.object_model
         depth = render_object(model.kind, list(model.size_mm), rotation, translation, u, v, batch["intrinsics"])
         return _normalized_crop(depth, batch[center], batch["cube"])
@@ -136,17 +129,19 @@ class _SceneUpdater(_SceneInputs, UpdaterTask):
     def hand_image_in_object_crop(self, hand_image, batch):
         """The synthesized hand ``(B, S, S, 1)`` of the hand crop, moved into the object crop (cube units)."""
         intr, cube, angle = batch["intrinsics"], batch["cube"], batch["angle"]
-        u, v = crop_grid(batch["object_center_uvd"], cube, intr, CROP_SIZE, angle)
-        x, y = crop_coordinates(u, v, batch["center_uvd"], cube, intr, CROP_SIZE, angle)
+        u, v = crop_grid(batch["object_center_uvd"], cube, intr, self.config.crop, angle)
+        x, y = crop_coordinates(u, v, batch["center_uvd"], cube, intr, self.config.crop, angle)
         depth = cube_to_depth(bilinear_sample(hand_image[..., 0], x, y, 1.0), batch["center_uvd"][:, 2], cube)
         return _normalized_crop(depth, batch["object_center_uvd"], cube)
 
 
+@register_task("updater", "hand-object")
 class HandObjectUpdaterTask(_SceneUpdater):
     """Hand updater on (hand crop, merged crop): the synthesized hand in the candidate pose and the object where
     the object predictor puts it. ``other`` is the object predictor."""
 
     name = "updater"
+    needs = ("predictor", "synthesizer", "object_predictor")
 
     def image(self, batch, pose):
         corners = self.other(batch["object_crop"], training=False)
@@ -154,16 +149,15 @@ class HandObjectUpdaterTask(_SceneUpdater):
                           self.object_image(corners, batch, "center_uvd"))
 
 
+@register_task("object_updater", "hand-object")
 class ObjectUpdaterTask(_SceneUpdater):
     """Object updater on (object crop, merged crop): the object in the candidate corners' rigid pose and the
     synthesized hand where the hand predictor puts it. ``predictor`` is the object predictor, ``other`` the hand
     predictor. Candidate corners are fitted rigidly first, as the loop's corners always are."""
 
     name = "object_updater"
+    needs = ("object_predictor", "synthesizer", "predictor")
     crop_key, pose_key = "object_crop", "corners"
-
-    def build_model(self):
-        return networks.build_updater(self.config.object_updater, CORNERS, self.config.crop, name="object_updater")
 
     def candidates(self, model, batch):
         return self.fit_corners(super().candidates(model, batch), batch)[2]

@@ -5,7 +5,7 @@ Hand loop: localizer, predictor, synthesizer (grown 8 -> 128 px), updater. Hand-
 predictor, synthesizer, updater and object updater (each on its merged image). A stage trains in
 ``<run_dir>/<stage>`` (checkpoints, TensorBoard, its validation history) and resumes from there when interrupted;
 when it finishes, its weights (float16), a card (training time, images seen, final validation, SHA-256) and its
-validation history go to the recipe's finished-stages folder (:attr:`recipes.config.Recipe.finished_dir`), and a
+validation history go to the recipe's finished-stages folder (:attr:`handloop.recipes.config.Recipe.finished_dir`), and a
 finished stage is skipped. The shipped recipes keep that folder in the repository, so each stage is committed as
 it finishes and a fresh clone continues at the first unfinished one. The updater stages load the predictors' and
 the synthesizer's finished weights. A stage whose config names ``from_entry`` takes that zoo entry's trained
@@ -24,19 +24,21 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from recipes.config import HAND_STAGES, OBJECT_STAGES, Recipe
-from recipes.records import frames_dataset
-from recipes.train import object_tasks, tasks
-from recipes.train.trainer import FitResult, fit
-from zoo.config import LoopConfig
-from zoo.fileio import atomic_path, write_text
-from zoo.loops import build_network, network_names
-from zoo.networks.synthesizer import FULL_STAGES
+from handloop.recipes.config import Recipe
+from handloop.recipes.records import frames_dataset
+from handloop.recipes.train import tasks
+from handloop.recipes.train.registry import task_class
+from handloop.recipes.train.trainer import FitResult, fit
+from handloop.zoo.config import LoopConfig
+from handloop.zoo.fileio import atomic_path, write_text
+from handloop.zoo.loops import build_network, network_names
+from handloop.zoo.networks import full_stages
 
 
 def stages(config: LoopConfig) -> tuple[str, ...]:
-    """The stages of ``config``'s loop, in the order ``all`` trains them (each trains the network of its name)."""
-    return OBJECT_STAGES if config.object else HAND_STAGES
+    """The stages of ``config``'s loop, in the order ``all`` trains them (each trains the network of its name):
+    the loop's networks in training order (:data:`handloop.zoo.networks.NETWORKS`)."""
+    return network_names(config)
 
 
 def prepare_frames(recipe: Recipe, split: str) -> tf.data.Dataset | None:
@@ -47,7 +49,7 @@ def prepare_frames(recipe: Recipe, split: str) -> tf.data.Dataset | None:
     if directory is None:
         return None
     if recipe.data.generate is not None and split in recipe.data.generate:
-        from recipes.synth.generate import SynthSettings, generate
+        from handloop.recipes.synth.generate import SynthSettings, generate
 
         generate(SynthSettings(**recipe.data.generate[split]), Path(directory))
     if split == "train":
@@ -66,7 +68,7 @@ def finish_stage(recipe: Recipe, stage: str, results: list[FitResult]) -> Path:
     ``<stage>.history.csv`` (the validation rows of its runs: one per synthesizer resolution) and ``<stage>.json``
     (images seen, training seconds, final validation, SHA-256 of the weights); the weights last, so a stage counts as
     finished only once everything is there. Returns the weights' path."""
-    from zoo.registry import copy_float16, file_sha256
+    from handloop.zoo.registry import copy_float16, file_sha256
 
     final = stage_weights(recipe, stage)
     history = pd.concat([pd.DataFrame(r.history).assign(run=r.weights_path.stem.split(".")[0]) for r in results])
@@ -101,7 +103,7 @@ def take_from_entry(recipe: Recipe, stage: str, config: LoopConfig, entry_name: 
     Raises:
         ValueError: naming both configs when the entry's network is built differently from the recipe's.
     """
-    from zoo.registry import find_entry, load
+    from handloop.zoo.registry import find_entry, load
 
     entry = find_entry(entry_name)
     mine, theirs = config.to_dict(), entry.config.to_dict()
@@ -121,10 +123,10 @@ def _train_synthesizer(recipe: Recipe, frames, config: LoopConfig, strategy, pro
     at full size, ``grow_epochs`` below it); a size already trained in this run folder is resumed (it returns at
     once with its weights and history)."""
     settings, workdir = recipe.stage("synthesizer"), recipe.run_dir / "synthesizer"
-    results, previous = [], None
-    for grown in range(FULL_STAGES + 1):
+    results, previous, full = [], None, full_stages(config.synthesizer, config.crop)
+    for grown in range(full + 1):
         task = tasks.SynthesizerTask(recipe, frames, config, grown, previous)
-        epochs = settings.epochs if grown == FULL_STAGES or settings.grow_epochs is None else settings.grow_epochs
+        epochs = settings.epochs if grown == full or settings.grow_epochs is None else settings.grow_epochs
         results.append(fit(task, dataclasses.replace(settings, epochs=epochs), workdir / task.name, strategy,
                            progress=progress, checkpoint_seconds=checkpoint_seconds))
         previous = results[-1].weights_path
@@ -132,35 +134,19 @@ def _train_synthesizer(recipe: Recipe, frames, config: LoopConfig, strategy, pro
 
 
 def _task(recipe: Recipe, stage: str, frames, config: LoopConfig):
-    """The training task of ``stage`` for ``config``'s loop."""
-    def net(name):
-        return load_network(recipe, name, config)
-
-    if not config.object:
-        if stage == "localizer":
-            return tasks.LocalizerTask(recipe, frames, config)
-        if stage == "predictor":
-            return tasks.PredictorTask(recipe, frames, config)
-        return tasks.UpdaterTask(recipe, frames, config, net("predictor"), net("synthesizer"))
-    if stage in ("localizer", "object_localizer"):
-        return object_tasks.SceneLocalizerTask(recipe, frames, config, stage)
-    if stage == "predictor":
-        return tasks.PredictorTask(recipe, frames, config)
-    if stage == "object_predictor":
-        return object_tasks.ObjectPredictorTask(recipe, frames, config)
-    if stage == "updater":
-        return object_tasks.HandObjectUpdaterTask(recipe, frames, config, net("predictor"), net("synthesizer"),
-                                                  net("object_predictor"))
-    return object_tasks.ObjectUpdaterTask(recipe, frames, config, net("object_predictor"), net("synthesizer"),
-                                          net("predictor"))
+    """The training task of ``stage`` for ``config``'s loop (:mod:`handloop.recipes.train.registry`), given the
+    trained networks it needs."""
+    task = task_class(config, stage)
+    return task(recipe, frames, config, *(load_network(recipe, name, config) for name in task.needs))
 
 
 def train_stage(recipe: Recipe, stage: str, frames: tf.data.Dataset, strategy=None, progress: bool = True,
                 checkpoint_seconds: float = 600.0) -> Path:
     """Trains one stage of ``recipe`` on ``frames`` (parsed frame dicts) unless it is done; returns its weights.
 
-    ``checkpoint_seconds``: wall time between checkpoints within an epoch (:func:`recipes.train.trainer.fit`)."""
-    config = LoopConfig.from_dict(recipe.model)
+    ``checkpoint_seconds``: wall time between checkpoints within an epoch
+    (:func:`handloop.recipes.train.trainer.fit`)."""
+    config = recipe.model
     if stage not in stages(config):
         raise ValueError(f"unknown stage {stage!r} for this loop: expected one of {stages(config)} or 'all'")
     final = stage_weights(recipe, stage)
@@ -188,14 +174,14 @@ def assemble(recipe: Recipe, directory: Path | None = None, test_frames: int | N
         directory: where the entry's card and weights go (default ``<run_dir>/entry``).
         test_frames: evaluate on the first this many test frames (all when None).
     Returns:
-        ``(entry, table)``: the written :class:`zoo.registry.Entry` and the per-iteration accuracy table.
+        ``(entry, table)``: the written :class:`handloop.zoo.registry.Entry` and the per-iteration accuracy table.
     """
-    from recipes.evaluate import iteration_errors, iteration_table, object_errors, read_frames
-    from zoo.api import HandPoseModel
-    from zoo.loops import build_loop
-    from zoo.registry import save_entry
+    from handloop.recipes.evaluate import iteration_errors, iteration_table, object_errors, read_frames
+    from handloop.zoo.api import HandPoseModel
+    from handloop.zoo.loops import build_loop
+    from handloop.zoo.registry import save_entry
 
-    config = LoopConfig.from_dict(recipe.model)
+    config = recipe.model
     loop = build_loop(config, {name: load_network(recipe, name, config) for name in network_names(config)})
     if recipe.data.generate is not None:
         prepare_frames(recipe, "test")

@@ -1,7 +1,7 @@
-"""The training tasks of the hand loop's networks (METHOD.md sections 3-4), one class per network.
+"""The training tasks of the hand loop's networks (docs/method.md sections 3-4), one class per network.
 
-Every task reads the same augmented batches (:func:`recipes.pipeline.training_dataset`) and differs only in its
-model and loss; :func:`recipes.train.trainer.fit` runs them all.
+Every task reads the same augmented batches (:func:`handloop.recipes.pipeline.training_dataset`) and differs only in its
+model and loss; :func:`handloop.recipes.train.trainer.fit` runs them all.
 """
 
 from __future__ import annotations
@@ -14,12 +14,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from recipes.config import Recipe
-from recipes.pipeline import training_dataset
-from recipes.records import frames_dataset, read_manifest
-from recipes.train.trainer import Task
-from zoo import networks
-from zoo.config import LoopConfig
+from handloop.recipes.config import Recipe
+from handloop.recipes.pipeline import training_dataset
+from handloop.recipes.records import frames_dataset, read_manifest
+from handloop.recipes.train.registry import register_task
+from handloop.recipes.train.trainer import Task
+from handloop.zoo import networks
+from handloop.zoo.config import LoopConfig
+from handloop.zoo.loops import build_network
 
 LOCALIZER_ERRORS = "localizer.errors.npy"
 """File in a recipe's finished-stages folder: ``(K, 3)`` float32 camera mm, the trained localizer's centre minus
@@ -30,10 +32,20 @@ VALIDATION_BATCH = 64
 
 class _RecipeTask(Task):
     """Holds the recipe, its loop config and the stream of training frames (shuffled, see
-    :func:`recipes.records.frames_dataset`); validates on the recipe's ``data.val`` split when it has one."""
+    :func:`handloop.recipes.records.frames_dataset`); trains the loop's network ``name``; validates on the recipe's
+    ``data.val`` split when it has one.
+
+    ``needs`` names the trained networks the constructor takes after these three (see
+    :mod:`handloop.recipes.train.registry`).
+    """
+
+    needs: tuple[str, ...] = ()
 
     def __init__(self, recipe: Recipe, frames: tf.data.Dataset, config: LoopConfig):
         self.recipe, self.frames, self.config = recipe, frames, config
+
+    def build_model(self):
+        return build_network(self.config, self.name)
 
     @property
     def seed(self) -> int:
@@ -53,7 +65,7 @@ class _RecipeTask(Task):
 
     def build_inputs(self, batch_size: int, localizer: bool = False) -> tf.data.Dataset:
         return training_dataset(self.frames, self.recipe.augment, batch_size, self.recipe.seed,
-                                self.recipe.data.reference_joint, localizer=localizer,
+                                self.config.reference_joint, localizer=localizer,
                                 center_errors=None if localizer else self.center_errors)
 
     def validation_batches(self, localizer: bool = False, center_errors: bool = True) -> list[dict]:
@@ -71,7 +83,7 @@ class _RecipeTask(Task):
             frames = read_manifest(self.recipe.data.val)["frames"]
             size = min(VALIDATION_BATCH, frames)
             batches = training_dataset(frames_dataset(self.recipe.data.val, windowed=True), config,
-                                       size, self.recipe.seed, self.recipe.data.reference_joint,
+                                       size, self.recipe.seed, self.config.reference_joint,
                                        augmented=False, localizer=localizer,
                                        center_errors=self.center_errors if center_errors and not localizer else None)
             self._validation[key] = list(batches.take(frames // size))
@@ -89,6 +101,7 @@ def mean_joint_mm(estimate, batch) -> float:
     return float(tf.reduce_mean(distance))
 
 
+@register_task("localizer", "hand")
 class LocalizerTask(_RecipeTask):
     """Localizer: crop around a jittered centre -> offset to the reference joint, squared L2 (eq. 5).
 
@@ -97,9 +110,6 @@ class LocalizerTask(_RecipeTask):
     """
 
     name = "localizer"
-
-    def build_model(self):
-        return networks.build_localizer(self.config.localizer)
 
     def build_inputs(self, batch_size):
         return super().build_inputs(batch_size, localizer=True)
@@ -128,6 +138,7 @@ def fit_pca(poses: np.ndarray, components: int) -> tuple[np.ndarray, np.ndarray]
     return vt[:components].astype(np.float32), mean.astype(np.float32)
 
 
+@register_task("predictor")
 class PredictorTask(_RecipeTask):
     """Predictor: crop -> PCA-decoded pose, squared L2 to the ground truth (eq. 6).
 
@@ -138,7 +149,7 @@ class PredictorTask(_RecipeTask):
     pca_batches = 160
 
     def build_model(self):
-        model = networks.build_predictor(self.config.predictor, self.config.num_joints)
+        model = super().build_model()
         batches = self.build_inputs(64).take(self.pca_batches)
         poses = np.concatenate([b["pose"].numpy() for b in batches])
         networks.set_pca(model, *fit_pca(poses, self.config.predictor.bottleneck))
@@ -158,28 +169,38 @@ FOREGROUND = 0.5
 """Normalised depth below which a crop pixel belongs to the hand's silhouette (the background is +1)."""
 
 
+@register_task("synthesizer")
 class SynthesizerTask(_RecipeTask):
-    """Synthesizer grown layer by layer: pose -> depth crop at ``8 * 2**stages`` pixels, mean squared error (eq. 7).
+    """Synthesizer grown layer by layer: pose -> depth crop at ``base * 2**stages`` pixels, mean squared error
+    (eq. 7).
 
     The target is the input crop averaged down to the current resolution. The weights of the previous resolution
-    (the ``.weights.h5`` file ``previous``) are carried over by layer name.
+    (the ``.weights.h5`` file ``previous``) are carried over by layer name. ``stages`` None: the full size.
     """
 
-    def __init__(self, recipe, frames, config, stages: int, previous=None):
+    def __init__(self, recipe, frames, config, stages: int | None = None, previous=None):
         super().__init__(recipe, frames, config)
-        self.stages, self.previous = stages, previous
-        self.name = f"synthesizer-{8 * 2 ** stages}"
+        self.stages = networks.full_stages(config.synthesizer, config.crop) if stages is None else stages
+        self.previous = previous
+        self.name = f"synthesizer-{self._size}"
+
+    @property
+    def _size(self) -> int:
+        return self.config.synthesizer.base * 2**self.stages
+
+    def _build(self, stages: int):
+        return networks.build_synthesizer(self.config.synthesizer, self.config.num_joints, self.config.crop, stages)
 
     def build_model(self):
-        model = networks.build_synthesizer(self.config.synthesizer, self.config.num_joints, stages=self.stages)
+        model = self._build(self.stages)
         if self.previous is not None:
-            smaller = networks.build_synthesizer(self.config.synthesizer, self.config.num_joints, self.stages - 1)
+            smaller = self._build(self.stages - 1)
             smaller.load_weights(self.previous)
             networks.transfer_weights(smaller, model)
         return model
 
     def _target(self, crop):
-        factor = crop.shape[1] // (8 * 2**self.stages)  # area resize by an integer factor, as XLA compiles it
+        factor = crop.shape[1] // self._size  # area resize by an integer factor, as XLA compiles it
         return tf.nn.avg_pool2d(crop, factor, factor, "VALID") if factor > 1 else crop
 
     def per_example_loss(self, model, batch):
@@ -209,6 +230,7 @@ class SynthesizerTask(_RecipeTask):
         return {"silhouette_iou": intersection / max(union, 1.0), "depth_mae_mm": error / max(inside, 1.0)}
 
 
+@register_task("updater", "hand")
 class UpdaterTask(_RecipeTask):
     """Updater with the hinge loss of section 3.5 on poses drawn from the training set T_D.
 
@@ -230,6 +252,7 @@ class UpdaterTask(_RecipeTask):
     """
 
     name = "updater"
+    needs = ("predictor", "synthesizer")
     hinge_lambda = 0.6
     grow_every = 2
     buffer_size = 4096
@@ -242,9 +265,6 @@ class UpdaterTask(_RecipeTask):
         points = int(predictor.output_shape[-2])
         self.grown = tf.Variable(0, dtype=tf.int64, trainable=False, name="grown")
         self.errors = tf.Variable(tf.zeros([self.buffer_size, points, 3]), trainable=False, name="errors")
-
-    def build_model(self):
-        return networks.build_updater(self.config.updater, self.config.num_joints)
 
     def state(self):
         return {"td_grown": self.grown, "td_errors": self.errors}

@@ -21,8 +21,8 @@ import pandas as pd
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from recipes.config import StageConfig
-from zoo.fileio import atomic_path, write_text
+from handloop.recipes.config import StageConfig
+from handloop.zoo.fileio import atomic_path, write_text
 
 
 class Task:

@@ -8,18 +8,20 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from zoo.camera import tf_uvd_to_xyz, tf_xyz_to_uvd
-from zoo.preprocess import DEPTH_MAX_MM, DEPTH_MIN_MM
+from handloop.zoo.camera import tf_uvd_to_xyz, tf_xyz_to_uvd
+from handloop.zoo.preprocess import DEPTH_MAX_MM, DEPTH_MIN_MM
 
 
-def per_crop(value, rank: int):
+def per_crop(value, rank: int, channels: int | None = None):
     """``(B,)`` values (one per crop or frame) reshaped to ``(B, 1, ..., 1)`` of ``rank`` dimensions, to broadcast
-    against a ``(B, ...)`` tensor of that rank."""
-    return tf.reshape(value, [-1] + [1] * (rank - 1))
+    against a ``(B, ...)`` tensor of that rank; ``(B, C)`` vectors with ``channels`` C to ``(B, 1, ..., 1, C)``."""
+    if channels is None:
+        return tf.reshape(value, [-1] + [1] * (rank - 1))
+    return tf.reshape(value, [-1] + [1] * (rank - 2) + [channels])
 
 
 def center_of_mass(depth_mm, intrinsics, cube: float, iterations: int = 3, stride: int = 1):
-    """TF op of :func:`zoo.preprocess.center_of_mass`: ``(B, H, W)`` mm -> ``(B, 3)`` (u, v, d) pixels/mm.
+    """TF op of :func:`handloop.zoo.preprocess.center_of_mass`: ``(B, H, W)`` mm -> ``(B, 3)`` (u, v, d) pixels/mm.
 
     Pixels in (10, 1500) mm within ``cube`` mm behind the nearest one are averaged, then the centre is refined
     ``iterations`` times on the pixels inside the cube around it, reading every ``stride``-th row and column
@@ -99,8 +101,9 @@ class OffsetCenter(CubeLayer):
 
 @keras.saving.register_keras_serializable(package="handloop")
 class PoseToCamera(CubeLayer):
-    """``[pose (B,J,3) cube units, center_uvd (B,3), intrinsics]`` -> ``(xyz, uvd)``, each ``(B, J, 3)``."""
+    """``[pose (B,...,P,3) cube units, center_uvd (B,3), intrinsics]`` -> ``(xyz, uvd)``, each shaped like ``pose``:
+    camera mm (OpenCV axes) and pixels/mm of poses around each frame's centre (one pose, or one per iteration)."""
 
     def call(self, pose, center_uvd, intrinsics):
-        xyz = pose * (self.cube / 2) + tf_uvd_to_xyz(center_uvd, intrinsics)[:, None, :]
+        xyz = pose * (self.cube / 2) + per_crop(tf_uvd_to_xyz(center_uvd, intrinsics), len(pose.shape), 3)
         return xyz, tf_xyz_to_uvd(xyz, intrinsics)

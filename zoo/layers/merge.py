@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from zoo.layers.geometry import CubeLayer, per_crop
+from handloop.zoo.layers.geometry import CubeLayer, per_crop
 
 BACKGROUND = 0.98
 """Normalised depth at or beyond which a synthesized pixel counts as background (missing, 0 mm) in the frame."""

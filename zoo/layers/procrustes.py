@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from zoo.camera import tf_uvd_to_xyz
+from handloop.zoo.camera import tf_uvd_to_xyz
 
 SQUARINGS = 12
 """Squarings of the shifted 4x4 matrix: power iteration with 4096 steps (converges unless the points are collinear)."""

@@ -5,18 +5,18 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from zoo.layers.merge import FAR_MM
-from zoo.layers.stn import frame_pixels
-from zoo.objects import get_object
-from zoo.render import render_object
+from handloop.zoo.layers.merge import FAR_MM
+from handloop.zoo.layers.stn import frame_pixels
+from handloop.zoo.objects import get_object
+from handloop.zoo.render import render_object
 
 
 @keras.saving.register_keras_serializable(package="handloop")
 class RenderObject(keras.layers.Layer):
     """``[rotation (B,3,3), translation (B,3) mm, intrinsics (B,4)]`` -> ``(B, height, width, 1)`` depth mm, 0 = miss.
 
-    The object is :func:`zoo.objects.get_object` ``(object_name)``; poses are object -> camera in OpenCV axes
-    (y down), as :func:`zoo.render.render_object` takes them. Its output equals ``render_object``'s exactly.
+    The object is :func:`handloop.zoo.objects.get_object` ``(object_name)``; poses are object -> camera in OpenCV axes
+    (y down), as :func:`handloop.zoo.render.render_object` takes them. Its output equals ``render_object``'s exactly.
     """
 
     def __init__(self, object_name: str, height: int, width: int, **kwargs):

@@ -4,7 +4,7 @@ The crop window of a cube of side ``cube`` mm centred at ``(cu, cv, cz)`` is pro
 (eq. 16-18 of the paper): half-widths ``hu = cube / 2 * fx / cz``, ``hv = cube / 2 * fy / cz``. Crop pixel
 ``(x, y)`` of a ``size x size`` crop samples frame pixel ``u = cu - 0.5 + hu ((x + 0.5) 2 / size - 1)`` (and
 likewise v), with bilinear weights; neighbours outside the image read a fill value. This is exactly
-:func:`zoo.preprocess.crop_depth` and :func:`zoo.preprocess.crop_matrix`, in graph form: only gather, floor and
+:func:`handloop.zoo.preprocess.crop_depth` and :func:`handloop.zoo.preprocess.crop_matrix`, in graph form: only gather, floor and
 arithmetic, so it converts to builtin TFLite ops and to ONNX.
 """
 
@@ -13,8 +13,9 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from zoo.layers.geometry import per_crop
-from zoo.preprocess import CROP_SIZE, INVALID_DEPTH_MM
+from handloop.zoo.layers.geometry import per_crop
+from handloop.zoo.config import CROP_SIZE
+from handloop.zoo.preprocess import INVALID_DEPTH_MM
 
 
 def _half_extent(center_uvd, cube, intrinsics):
@@ -105,7 +106,7 @@ def stn_crop(depth_mm, center_uvd, cube, intrinsics, size: int = CROP_SIZE, rota
 def frame_pixels(batch, height: int, width: int, dtype=tf.float32):
     """Pixel coordinates of ``(batch, height, width)`` frames: columns ``u`` ``(batch, 1, width)`` and rows ``v``
     ``(batch, height, 1)``, which broadcast to every pixel (as :func:`bilinear_sample` and
-    :func:`zoo.render.render_object` take them).
+    :func:`handloop.zoo.render.render_object` take them).
 
     These are the coordinates the SynthHands generator casts its rays through, so an object rendered here equals
     the generator's rendering of the same pose.

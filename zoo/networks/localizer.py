@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import keras
 
-from zoo.config import LocalizerConfig
-from zoo.networks.common import dense_head
+from handloop.zoo.config import CROP_SIZE, LocalizerConfig
+from handloop.zoo.networks.common import dense_head
 
 
 def conv_trunk(x, filters, kernels, pools, prefix: str):
@@ -27,7 +27,7 @@ def light_regressor(inputs, config: LocalizerConfig, outputs: int, prefix: str):
     return keras.layers.Dense(outputs, name=f"{prefix}_out")(x)
 
 
-def build_localizer(config: LocalizerConfig, crop: int = 128, name: str = "localizer"):
+def build_localizer(config: LocalizerConfig, crop: int = CROP_SIZE, name: str = "localizer"):
     """Builds the hand localizer: ``(B, crop, crop, 1)`` normalised depth -> ``(B, 3)`` offset in cube units."""
     inputs = keras.Input((crop, crop, 1), name=f"{name}_crop")
     return keras.Model(inputs, light_regressor(inputs, config, 3, "loc"), name=name)

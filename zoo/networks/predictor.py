@@ -5,9 +5,9 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from zoo.config import PredictorConfig
-from zoo.layers.pca import PCAPrior
-from zoo.networks.common import dense_head
+from handloop.zoo.config import CROP_SIZE, PredictorConfig
+from handloop.zoo.layers.pca import PCAPrior
+from handloop.zoo.networks.common import dense_head
 
 
 def bottleneck_block(x, filters: int, stride: int, name: str):
@@ -28,7 +28,7 @@ def bottleneck_block(x, filters: int, stride: int, name: str):
     return keras.layers.Add(name=f"{name}_add")([shortcut, y])
 
 
-def build_predictor(config: PredictorConfig, num_joints: int, crop: int = 128, name: str = "predictor"):
+def build_predictor(config: PredictorConfig, num_joints: int, crop: int = CROP_SIZE, name: str = "predictor"):
     """Builds the predictor: ``(B, crop, crop, 1)`` normalised depth -> ``(B, num_joints, 3)`` cube units."""
     inputs = keras.Input((crop, crop, 1), name=f"{name}_crop")
     x = keras.layers.Conv2D(config.stem, 5, padding="same", name="pred_stem_conv")(inputs)

@@ -1,35 +1,49 @@
 """Synthesizer (Fig. 6): pose (J, 3) -> FC -> 8x8xC -> [unpool x2, conv] stages -> tanh depth crop.
 
-Each [unpool, conv] stage and the head are :class:`zoo.layers.unpool.SubpixelConv2D` layers: the same weights
+Each [unpool, conv] stage and the head are :class:`handloop.zoo.layers.unpool.SubpixelConv2D` layers: the same weights
 and values as unpooling plus ``Conv2D``, computed at half resolution (the last stage hands the head a packed map,
-so the 128x128 feature map is never built): 1.4 -> 0.6 ms per call in ONNX Runtime's profile of the loop.
+so the 128x128 feature map is never built; docs/export.md has the profile).
 
-Grown layer by layer in training: ``stages=0`` outputs 8x8, each further stage doubles the resolution up to
-128x128 at ``stages=4``. Layers keep their names across stage counts, and each resolution has its own 1-channel
-head (``synth_head_16``), so :func:`zoo.networks.transfer_weights` carries a trained stage into the next.
+Grown layer by layer in training: ``stages=0`` outputs 8x8 (``config.base``), each further stage doubles the
+resolution up to the loop's crop (:func:`full_stages`: 4 for 128x128). Layers keep their names across stage
+counts, and each resolution has its own 1-channel
+head (``synth_head_16``), so :func:`handloop.zoo.networks.transfer_weights` carries a trained stage into the next.
 """
 
 from __future__ import annotations
 
 import keras
 
-from zoo.config import SynthesizerConfig
-from zoo.layers.unpool import SubpixelConv2D
-from zoo.networks.common import dense_head
-
-FULL_STAGES = 4
-"""Unpool+conv stages of the full-resolution (128x128) synthesizer."""
+from handloop.zoo.config import CROP_SIZE, SynthesizerConfig
+from handloop.zoo.layers.unpool import SubpixelConv2D
+from handloop.zoo.networks.common import dense_head
 
 
-def build_synthesizer(config: SynthesizerConfig, num_joints: int, stages: int = FULL_STAGES,
+def full_stages(config: SynthesizerConfig, crop: int = CROP_SIZE) -> int:
+    """Unpool+conv stages that take ``config.base`` to ``crop`` pixels (4 for 8 -> 128).
+
+    Raises:
+        ValueError: when ``crop`` is not ``config.base`` times a power of two.
+    """
+    stages = (crop // config.base).bit_length() - 1
+    if config.base * 2**stages != crop:
+        raise ValueError(f"the synthesizer grows {config.base} px by powers of two: it cannot make {crop} px crops")
+    return stages
+
+
+def build_synthesizer(config: SynthesizerConfig, num_joints: int, crop: int = CROP_SIZE, stages: int | None = None,
                       name: str = "synthesizer"):
     """Builds the synthesizer: ``(B, num_joints, 3)`` cube units -> ``(B, S, S, 1)`` depth in [-1, 1].
 
     Args:
-        stages: unpool+conv stages, 0-4; the output side is ``config.base * 2**stages`` pixels.
+        crop: side of the loop's crops, pixels: the full-size output.
+        stages: unpool+conv stages, 0 to :func:`full_stages` (None: all); the output side is
+            ``config.base * 2**stages`` pixels.
     """
-    if not 0 <= stages <= FULL_STAGES:
-        raise ValueError(f"synthesizer stages must be 0-{FULL_STAGES}, got {stages}")
+    top = full_stages(config, crop)
+    stages = top if stages is None else stages
+    if not 0 <= stages <= top:
+        raise ValueError(f"synthesizer stages must be 0-{top}, got {stages}")
     inputs = keras.Input((num_joints, 3), name=f"{name}_pose")
     x = keras.layers.Flatten(name="synth_flatten")(inputs)
     x = dense_head(x, config.dense, 0.0, "synth")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import keras
 
-from zoo.config import UpdaterConfig
-from zoo.networks.common import dense_head
+from handloop.zoo.config import CROP_SIZE, UpdaterConfig
+from handloop.zoo.networks.common import dense_head
 
 
-def build_updater(config: UpdaterConfig, num_joints: int, crop: int = 128, name: str = "updater"):
+def build_updater(config: UpdaterConfig, num_joints: int, crop: int = CROP_SIZE, name: str = "updater"):
     """Builds the updater: ``(B, crop, crop, 2)`` -> ``(B, num_joints, 3)``; strided convs, no pooling."""
     inputs = keras.Input((crop, crop, 2), name=f"{name}_pair")
     x = inputs

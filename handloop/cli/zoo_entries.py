@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from zoo.registry import find_entry, list_entries
+    from handloop.zoo.registry import find_entry, list_entries
 
     if args.action == "list":
         rows = [{"name": e.name, "size": e.config.size, "joints": e.config.joint_set, "iterations": e.config.iterations,
@@ -31,8 +31,8 @@ def run(args: argparse.Namespace) -> int:
         else:
             print("no zoo entries are shipped yet")
         return 0
-    from zoo.loops import network_names
-    from zoo.registry import build_loop
+    from handloop.zoo.loops import network_names
+    from handloop.zoo.registry import build_loop
 
     loop, config = build_loop(find_entry(args.name))
     for name in network_names(config):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from recipes.config import OBJECT_STAGES
+from handloop.zoo.networks import NETWORKS
 
 HELP = "train a zoo entry from its recipe (YAML path or shipped name), stage by stage"
 
@@ -13,7 +13,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("recipe", help="recipe YAML or the name of a shipped recipe, e.g. synth-hand-lite")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a recipe value, e.g. --set stages.predictor.epochs=5 (repeatable)")
-    parser.add_argument("--stage", default="all", choices=[*OBJECT_STAGES, "all"],
+    parser.add_argument("--stage", default="all", choices=[*(net.name for net in NETWORKS), "all"],
                         help="which network to train (default: all of the recipe's loop, in order, skipping finished "
                              "stages; the object_* stages exist for hand-object recipes)")
     parser.add_argument("--workdir", metavar="DIR",
@@ -29,15 +29,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from recipes.config import load_recipe
-    from recipes.train.run import assemble, prepare_frames, stage_weights, stages, train_stage
-    from zoo.config import LoopConfig
+    from handloop.recipes.config import load_recipe
+    from handloop.recipes.train.run import assemble, prepare_frames, stage_weights, stages, train_stage
 
     recipe = load_recipe(args.recipe, args.overrides)
     if args.workdir:
         recipe.workdir = args.workdir
     frames = prepare_frames(recipe, "train")
-    for stage in stages(LoopConfig.from_dict(recipe.model)) if args.stage == "all" else (args.stage,):
+    for stage in stages(recipe.model) if args.stage == "all" else (args.stage,):
         finished = stage_weights(recipe, stage).is_file()
         path = train_stage(recipe, stage, frames, progress=not args.no_progress,
                            checkpoint_seconds=args.checkpoint_every)

@@ -17,12 +17,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import zoo
-    from zoo.depthio import read_depth
-    from zoo.joints import get_joint_set
+    import handloop
+    from handloop.zoo.depthio import read_depth
+    from handloop.zoo.joints import get_joint_set
 
     depth = read_depth(args.depth)
-    model = zoo.load(args.name)
+    model = handloop.load(args.name)
     result = model.predict(depth, args.intrinsics)
     if args.json:
         print(json.dumps(result.to_json()))
@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"{'object':12s} x {x:8.1f}  y {y:8.1f}  z {z:8.1f} mm   rotation "
                   f"{json.dumps(result.object_rotation.round(4).tolist())}")
     if args.overlay:
-        from zoo.overlays import draw_prediction
+        from handloop.zoo.overlays import draw_prediction
 
         draw_prediction(depth, result, args.overlay)
     return 0

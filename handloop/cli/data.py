@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from zoo.objects import OBJECTS
+from handloop.zoo.objects import OBJECTS
 
 HELP = "make and inspect training data: synthetic generation, real-dataset conversion, contact sheets"
 
@@ -35,20 +35,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.action == "synth":
-        from recipes.synth.generate import SynthSettings, generate
+        from handloop.recipes.synth.generate import SynthSettings, generate
 
         settings = SynthSettings(frames=args.frames, seed=args.seed, objects=args.objects, shard_size=args.shard_size)
         paths = generate(settings, args.out, workers=args.workers)
         print(f"{args.frames} frames in {len(paths)} shards under {args.out}")
     elif args.action == "convert":
-        from recipes.datasets import open_dataset
-        from recipes.datasets.convert import ConvertSettings, convert
+        from handloop.recipes.datasets import open_dataset
+        from handloop.recipes.datasets.convert import ConvertSettings, convert
 
         settings = ConvertSettings(split=args.split, shard_size=args.shard_size)
         paths = convert(open_dataset(args.dataset, args.root, args.fold), settings, args.out)
         print(f"{args.dataset} {args.split} in {len(paths)} shards under {args.out}")
     else:
-        from recipes.synth.show import contact_sheet
+        from handloop.recipes.synth.show import contact_sheet
 
         contact_sheet(args.directory, args.out, args.frames)
         print(f"wrote {args.out}")

@@ -21,8 +21,8 @@ def compare(results: list[str], dataset: str, labels: str):
     """Scores each result file; returns (a pandas DataFrame with one row per method, {name: (F, J) errors in mm})."""
     import pandas as pd
 
-    from zoo.metrics import summarize
-    from zoo.resultfile import evaluate_file, get_benchmark, read_results
+    from handloop.zoo.metrics import summarize
+    from handloop.zoo.resultfile import evaluate_file, get_benchmark, read_results
 
     benchmark = get_benchmark(dataset)
     labels_uvd = read_results(labels, benchmark.num_joints)
@@ -38,8 +38,8 @@ def plot_curves(errors: dict, path: str, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from zoo.draw import save_figure
-    from zoo.metrics import THRESHOLDS_MM, fraction_curve, mean_error
+    from handloop.zoo.draw import save_figure
+    from handloop.zoo.metrics import THRESHOLDS_MM, fraction_curve, mean_error
 
     fig, ax = plt.subplots(figsize=(6, 4.5))
     for name, e in errors.items():

@@ -8,18 +8,20 @@ HELP = "export a zoo entry's whole loop as one artefact (savedmodel, tflite, onn
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from handloop.export.formats import FORMATS, PRECISIONS
+
+    offers = "; ".join(f"{f.name}: {', '.join(f.precisions)}" for f in FORMATS.values())
     parser.add_argument("name", help="zoo entry name or path to an entry's .json card")
-    parser.add_argument("--format", required=True, choices=["savedmodel", "tflite", "onnx", "tensorrt"])
-    parser.add_argument("--precision", default=None, choices=["fp32", "fp16", "int8"],
-                        help="default fp32 (fp16 for tensorrt); tflite offers all three")
+    parser.add_argument("--format", required=True, choices=list(FORMATS))
+    parser.add_argument("--precision", default=None, choices=PRECISIONS,
+                        help=f"default: the format's first ({offers})")
     parser.add_argument("--iterations", type=int, help="loop iterations N (default: the entry's)")
     parser.add_argument("--out", help="artefact path (default <entry>-n<N>-<precision><suffix>)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from export.exporter import export
+    from handloop.export.exporter import export
 
-    precision = args.precision or ("fp16" if args.format == "tensorrt" else "fp32")
-    path = export(args.name, args.format, precision, args.iterations, args.out)
+    path = export(args.name, args.format, args.precision, args.iterations, args.out)
     print(f"wrote {path}")
     return 0

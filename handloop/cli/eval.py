@@ -37,7 +37,7 @@ def to_joint_set(joints_xyz: np.ndarray, source: str, target: str) -> np.ndarray
     if source != "msra21":
         raise ValueError(f"the model predicts {source} joints; the benchmark needs {target}, and only msra21 maps "
                          "to other joint sets")
-    from zoo.joints import convert_joints
+    from handloop.zoo.joints import convert_joints
 
     return convert_joints(joints_xyz, target)
 
@@ -45,8 +45,8 @@ def to_joint_set(joints_xyz: np.ndarray, source: str, target: str) -> np.ndarray
 def load_test_split(dataset: str, root: str, split: str = "test", fold: int = 0, limit: int | None = None):
     """Returns (depth loader: index -> ``(H, W)`` mm, labels ``(F, J, 3)`` uvd, joint set) of a test split."""
     if dataset == "synth":
-        from recipes.evaluate import read_frames
-        from zoo.camera import CAMERAS
+        from handloop.recipes.evaluate import read_frames
+        from handloop.zoo.camera import CAMERAS
 
         frames = read_frames(root, limit)
         if not frames:
@@ -56,7 +56,7 @@ def load_test_split(dataset: str, root: str, split: str = "test", fold: int = 0,
                              "evaluate real datasets from their own folders with --dataset nyu, icvl or msra")
         labels = np.stack([f.intrinsics.xyz_to_uvd(f.joints_xyz) for f in frames])
         return (lambda i: frames[i].depth_mm), labels, frames[0].joint_set
-    from recipes.datasets import open_dataset
+    from handloop.recipes.datasets import open_dataset
 
     reader = open_dataset(dataset, root, fold)
     entries = reader.entries(split)[:limit]
@@ -70,7 +70,7 @@ def predict_split(model, dataset: str, load_depth, count: int, joint_set: str, b
     ``joint_set`` in the benchmark camera's pixels and mm."""
     from tqdm.auto import tqdm
 
-    from zoo.resultfile import get_benchmark
+    from handloop.zoo.resultfile import get_benchmark
 
     camera = get_benchmark(dataset).intrinsics
     out = []
@@ -86,15 +86,15 @@ def predict_split(model, dataset: str, load_depth, count: int, joint_set: str, b
 
 
 def run(args: argparse.Namespace) -> int:
-    import zoo
-    from zoo.metrics import summarize
-    from zoo.resultfile import evaluate_file, get_benchmark, write_results
+    import handloop
+    from handloop.zoo.metrics import summarize
+    from handloop.zoo.resultfile import evaluate_file, get_benchmark, write_results
 
     if args.batch_size < 1 or (args.limit is not None and args.limit < 1):
         raise ValueError(f"--batch-size and --limit must be at least 1, got {args.batch_size} and {args.limit}")
     benchmark = get_benchmark(args.dataset)
     load_depth, labels, joint_set = load_test_split(args.dataset, args.root, args.split, args.fold, args.limit)
-    model = zoo.load(args.name)
+    model = handloop.load(args.name)
     results = predict_split(model, args.dataset, load_depth, len(labels), joint_set, args.batch_size)
     out = Path(args.out or f"{Path(args.name).stem}-{args.dataset}.txt")
     write_results(out, results)

@@ -9,7 +9,7 @@ HELP = "benchmark a zoo entry in each export format: size, error on fresh frames
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from export.bench import BENCH_FORMATS
+    from handloop.export.bench import BENCH_FORMATS
 
     parser.add_argument("name", help="zoo entry name or card path")
     parser.add_argument("--formats", nargs="+", default=list(BENCH_FORMATS), choices=BENCH_FORMATS)
@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from export.bench import report
+    from handloop.export.bench import report
 
     result = report(args.name, args.formats, args.frames, args.repeats, args.threads, args.out, paper=args.paper)
     if args.json:

@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from recipes.demo import run_demo
+    from handloop.recipes.demo import run_demo
 
     if args.frames < 1:
         raise ValueError(f"--frames must be at least 1, got {args.frames}")

@@ -12,15 +12,15 @@ import os
 import sys
 
 COMMANDS: dict[str, str] = {
-    "demo": "zoo.cli.demo",
-    "compare": "zoo.cli.compare",
-    "eval": "zoo.cli.eval",
-    "data": "zoo.cli.data",
-    "train": "zoo.cli.train",
-    "predict": "zoo.cli.predict",
-    "zoo": "zoo.cli.zoo_entries",
-    "export": "zoo.cli.export_artefact",
-    "bench": "zoo.cli.bench",
+    "demo": "handloop.cli.demo",
+    "compare": "handloop.cli.compare",
+    "eval": "handloop.cli.eval",
+    "data": "handloop.cli.data",
+    "train": "handloop.cli.train",
+    "predict": "handloop.cli.predict",
+    "zoo": "handloop.cli.zoo_entries",
+    "export": "handloop.cli.export_artefact",
+    "bench": "handloop.cli.bench",
 }
 """Subcommand name -> module holding ``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``."""
 
