@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 HELP = "score result files (one frame per line, J x u v d) against a dataset's labels"
@@ -54,13 +53,13 @@ def plot_curves(errors: dict, path: str, title: str) -> None:
     save_figure(fig, path)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace):
     table, errors = compare(args.results, args.dataset, args.labels)
     if args.plot:
         plot_curves(errors, args.plot, f"{args.dataset}: max joint error per frame")
+        print(f"wrote {args.plot}")
     if args.json:
         keys = ["name", "mean_mm", "median_mm", "frac_max_20", "frac_max_30", "frac_max_40"]
-        print(json.dumps(table[keys].to_dict(orient="records"), indent=2))
-    else:
-        print(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+        return table[keys].to_dict(orient="records")
+    print(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     return 0
