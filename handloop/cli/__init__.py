@@ -63,20 +63,39 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``handloop`` console script; returns the process exit status."""
-    from handloop.cli import console
+    from handloop.cli.console import dumps
 
     argv = sys.argv[1:] if argv is None else list(argv)
     as_json = "--json" in argv
+    try:
+        status, document = run_quietly(argv, as_json)
+    except Exception as error:  # a bug: the traceback follows on stderr, stdout still holds one document
+        if as_json:
+            print(dumps({"error": f"internal error: {type(error).__name__}: {error}"}), flush=True)
+        raise
+    if as_json:
+        print(dumps(document), flush=True)
+    return status
+
+
+def run_quietly(argv: list[str], as_json: bool) -> tuple[int, object]:
+    """Parses ``argv`` and runs its command; returns (exit status, its JSON document or ``{"error": ...}``).
+
+    Unless ``-v/--verbose`` comes first, native start-up lines, library loggers and Keras' warnings are kept off
+    the terminal; with ``as_json`` everything the command writes to stdout goes to stderr instead.
+    """
+    from handloop.cli import console
+
     with contextlib.ExitStack() as stack:
-        verbose = "-v" in argv[:1] or "--verbose" in argv[:1]
-        if not verbose:
+        if argv[:1] in (["-v"], ["--verbose"]):
+            console.show_library_logs()
+        else:
             os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
             stack.enter_context(console.quiet_native_stderr())
             stack.enter_context(warnings.catch_warnings())
             warnings.filterwarnings("ignore", module=r"keras(\.|$)")
-        else:
-            console.show_library_logs()
-        stdout = stack.enter_context(console.stdout_to_stderr()) if as_json else sys.stdout
+        if as_json:
+            stack.enter_context(console.stdout_to_stderr())
         command = "handloop"
         try:
             args = build_parser().parse_args(argv)
@@ -85,18 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         except USER_ERRORS as error:
             message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
             print(f"{command}: error: {message}", file=sys.stderr)
-            if as_json:
-                print(console.dumps({"error": message}), file=stdout, flush=True)
-            return 2
-        except Exception as error:
-            if as_json:
-                print(console.dumps({"error": f"internal error: {type(error).__name__}: {error}"}), file=stdout,
-                      flush=True)
-            raise
-        if as_json:
-            print(console.dumps(result), file=stdout, flush=True)
-            return 0
-        return int(result or 0)
+            return 2, {"error": message}
+    return (0, result) if as_json else (int(result or 0), None)
 
 
 if __name__ == "__main__":

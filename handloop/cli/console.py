@@ -11,7 +11,6 @@ command does this; a process that imports :mod:`handloop` keeps its descriptors 
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import math
 import os
@@ -51,21 +50,21 @@ def strict(value):
 
 
 def dumps(document) -> str:
-    """``document`` as strict JSON (see :func:`strict`), indented for reading."""
-    return json.dumps(strict(document), indent=2, allow_nan=False)
+    """``document`` as strict JSON on one line (see :func:`strict`)."""
+    return json.dumps(strict(document), allow_nan=False)
 
 
 @contextlib.contextmanager
-def stdout_to_stderr() -> Iterator[io.TextIOBase]:
-    """Sends everything written to stdout, by Python or by native code (file descriptor 1), to stderr; yields the
-    real stdout, which then carries only what is written to the yielded stream (the one JSON document)."""
+def stdout_to_stderr() -> Iterator[None]:
+    """Sends everything written to stdout while the block runs, by Python or by native code (file descriptor 1), to
+    stderr, keeping stdout for the JSON document written after it."""
     stdout = sys.stdout
     stdout.flush()
     saved = os.dup(1)
     os.dup2(2, 1)
     sys.stdout = sys.stderr
     try:
-        yield stdout
+        yield
     finally:
         sys.stderr.flush()
         sys.stdout = stdout
