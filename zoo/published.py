@@ -10,14 +10,13 @@ nyu`` works in a plain clone.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
 
-from handloop.zoo.fileio import atomic_path, user_cache
+from handloop.zoo.fileio import atomic_path, file_sha256, user_cache
 
 PUBLISHED_URL = "https://raw.githubusercontent.com/xinghaochen/awesome-hand-pose-estimation/master/evaluation/"
 """Default base address of the published files; ``$HANDLOOP_PUBLISHED_URL`` replaces it (a mirror, a test
@@ -67,15 +66,6 @@ def base_url() -> str:
     return os.environ.get("HANDLOOP_PUBLISHED_URL", PUBLISHED_URL).rstrip("/") + "/"
 
 
-def sha256(path: Path) -> str:
-    """The SHA-256 of a file's bytes, hex."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def download(file: PublishedFile, folder: Path) -> Path:
     """``folder/<name>``, downloaded from :func:`base_url` first if missing or not matching its SHA-256.
 
@@ -86,7 +76,7 @@ def download(file: PublishedFile, folder: Path) -> Path:
         ValueError: naming the address when the downloaded bytes do not match the SHA-256.
     """
     path = folder / file.name
-    if path.is_file() and sha256(path) == file.sha256:
+    if path.is_file() and file_sha256(path) == file.sha256:
         return path
     url = base_url() + file.path
     print(f"downloading {url} to {path}", file=sys.stderr)
@@ -97,7 +87,7 @@ def download(file: PublishedFile, folder: Path) -> Path:
                     out.write(block)
         except (urllib.error.URLError, OSError) as error:
             raise OSError(f"could not download {url}: {getattr(error, 'reason', error)}") from None
-        if sha256(tmp) != file.sha256:
+        if file_sha256(tmp) != file.sha256:
             raise ValueError(f"{url}: downloaded file does not match its SHA-256 {file.sha256} (set "
                              "HANDLOOP_PUBLISHED_URL to a mirror holding the original files)")
     return path
