@@ -248,7 +248,8 @@ def report(name: str, formats=BENCH_FORMATS, frames: int = 50, repeats: int = 30
            out: str | Path = "results", warmup: int = 5, paper: bool = True) -> dict:
     """Runs :func:`bench` and writes ``bench.csv``, ``bench_networks.csv`` and ``bench.md`` under ``out``.
 
-    Returns ``{"setup": one line (machine, threads, repeats), "formats": rows, "networks": rows, "summary": text}``.
+    Returns ``{"setup": one line (machine, threads, repeats), "formats": rows, "networks": rows, "summary": text,
+    "files": the three paths written}``; a skipped format's numbers are NaN.
     """
     from handloop.zoo.fileio import write_text
     from handloop.zoo.registry import find_entry
@@ -261,10 +262,10 @@ def report(name: str, formats=BENCH_FORMATS, frames: int = 50, repeats: int = 30
              f"vs_keras = joint distance to the compiled Keras loop on the same frames")
     text = summary(table, networks, find_entry(name).config.iterations)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out / "bench.csv", index=False)
-    networks.to_csv(out / "bench_networks.csv", index=False)
-    write_text(out / "bench.md", f"{setup}\n\n{table.to_markdown(index=False, floatfmt='.3f')}\n\n"
+    files = [out / "bench.csv", out / "bench_networks.csv", out / "bench.md"]
+    write_text(files[0], table.to_csv(index=False))
+    write_text(files[1], networks.to_csv(index=False))
+    write_text(files[2], f"{setup}\n\n{table.to_markdown(index=False, floatfmt='.3f')}\n\n"
                                  f"{networks.to_markdown(index=False, floatfmt='.2f')}\n\n{text}\n")
     return {"setup": setup, "formats": table.to_dict(orient="records"),
-            "networks": networks.to_dict(orient="records"), "summary": text}
+            "networks": networks.to_dict(orient="records"), "summary": text, "files": [str(p) for p in files]}

@@ -2,11 +2,34 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
 from pathlib import Path
 
 from handloop.export import metadata as meta
 from handloop.export.formats import FORMATS
 from handloop.zoo.fileio import atomic_path
+
+
+LOG = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def converter_output_logged():
+    """Sends what the block prints to Python's stdout to this module's logger at DEBUG instead.
+
+    Keras' SavedModel export inside ``TFLiteConverter`` prints a listing of the saved endpoints (over a hundred
+    lines of ``TensorSpec``) that no caller asked for and that would corrupt a caller's own stdout (a JSON
+    document, a table); ``handloop -v`` shows it through the log.
+    """
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(printed):
+            yield
+    finally:
+        if printed.getvalue():
+            LOG.debug("converter output:\n%s", printed.getvalue().rstrip())
 
 
 def fixed_batch(loop, config):
@@ -66,7 +89,7 @@ def export(name: str, fmt: str, precision: str | None = None, iterations: int | 
     loop, config = build_loop(entry, iterations)
     calibration = synthetic_calibration(config) if precision == "int8" else None
     path = Path(out) if out else default_path(entry.name, fmt, precision, config.iterations)
-    with atomic_path(path) as tmp:
+    with atomic_path(path) as tmp, converter_output_logged():
         spec.write(fixed_batch(loop, config), tmp, precision, meta.build(entry.name, config, fmt, precision),
                    calibration)
     return path

@@ -1,6 +1,10 @@
-"""Shared test fixtures: paths to the published NYU files and quiet TensorFlow."""
+"""Shared test fixtures: the published NYU files (served on the loopback address and downloaded as users get them)
+and quiet TensorFlow."""
 
+import http.server
 import os
+import threading
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -12,11 +16,48 @@ PUBLISHED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "pu
 
 
 @pytest.fixture(scope="session")
-def published() -> Path:
-    """Folder of the real NYU labels and published result files (../shared/data/published)."""
+def published_url():
+    """Base address of an HTTP server on 127.0.0.1 serving ../shared/data/published by file name, in place of the
+    public source of :mod:`handloop.zoo.published` (whose paths have folders: only the name is looked up)."""
     if not PUBLISHED.is_dir():
         pytest.skip(f"published NYU files not found at {PUBLISHED}")
-    return PUBLISHED
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def translate_path(self, path):
+            return str(PUBLISHED / Path(urllib.parse.urlparse(path).path).name)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def published_source(published_url, tmp_path, monkeypatch) -> Path:
+    """Points handloop's published-results download at :func:`published_url` and its user cache at an empty
+    folder, which it returns."""
+    monkeypatch.setenv("HANDLOOP_PUBLISHED_URL", published_url)
+    monkeypatch.setenv("HANDLOOP_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("no_proxy", "127.0.0.1")
+    return tmp_path / "cache"
+
+
+@pytest.fixture(scope="session")
+def published(published_url, tmp_path_factory) -> Path:
+    """Folder of the real NYU labels and published result files, downloaded from :func:`published_url` by
+    :func:`handloop.zoo.published.fetch` as a user's ``handloop compare --published nyu`` does."""
+    from handloop.zoo.published import fetch
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HANDLOOP_PUBLISHED_URL", published_url)
+        patch.setenv("HANDLOOP_CACHE", str(tmp_path_factory.mktemp("cache")))
+        patch.setenv("no_proxy", "127.0.0.1")
+        labels, _ = fetch("nyu")
+    return labels.parent
 
 
 def blob_frames(count: int, seed: int = 0, height: int = 240, width: int = 320):

@@ -9,13 +9,12 @@ accepts a path to an entry's JSON card or to a folder holding one.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import tempfile
 from pathlib import Path
 
 from handloop.zoo.config import LoopConfig
-from handloop.zoo.fileio import atomic_path, write_text
+from handloop.zoo.fileio import atomic_path, file_sha256, write_text
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
@@ -39,15 +38,6 @@ class Entry:
     def size_mb(self) -> float:
         """Size of the weights file in MB."""
         return self.weights.stat().st_size / 1e6 if self.weights.is_file() else float("nan")
-
-
-def file_sha256(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_entry(card: Path) -> Entry:

@@ -82,17 +82,18 @@ def read_rows(path: str | Path, columns: int, named: bool = False, first_line: i
     return names, np.asarray(rows, np.float64).reshape(len(rows), columns)
 
 
-def read_results(path: str | Path, num_joints: int) -> np.ndarray:
-    """Reads a result file into ``(F, num_joints, 3)`` float64 (u, v in pixels, d in mm).
+def read_results(path: str | Path, num_joints: int, what: str = "result file") -> np.ndarray:
+    """Reads a result file (or labels in the same format: ``what="label file"``) into ``(F, num_joints, 3)``
+    float64 (u, v in pixels, d in mm).
 
     Raises:
-        FileNotFoundError: the file does not exist.
+        FileNotFoundError: naming ``what`` and the path when the file does not exist.
         ValueError: naming the file and line for an empty file, a blank line, a wrong field count (3 per joint),
             or a value that is not a finite number.
     """
-    _, rows = read_rows(path, 3 * num_joints, blank_lines=False, what="result file")
+    _, rows = read_rows(path, 3 * num_joints, blank_lines=False, what=what)
     if not len(rows):
-        raise ValueError(f"{path}: the result file is empty")
+        raise ValueError(f"{path}: the {what} is empty")
     return rows.reshape(len(rows), num_joints, 3)
 
 

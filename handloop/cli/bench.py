@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 HELP = "benchmark a zoo entry in each export format: size, error on fresh frames, latency, fps"
 
@@ -19,21 +18,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="threads for TFLite / ONNX Runtime (default: 1 for TFLite, one per core for ONNX Runtime)")
     parser.add_argument("--no-paper", dest="paper", action="store_false",
                         help="skip the paper-size networks in the per-network table")
-    parser.add_argument("--out", default="results", help="folder for bench.csv / bench.md")
-    parser.add_argument("--json", action="store_true", help="print the format rows as JSON")
+    parser.add_argument("--out", default="results",
+                        help="folder for bench.csv, bench_networks.csv and bench.md (default ./results)")
+    parser.add_argument("--json", action="store_true",
+                        help="print the setup, format and network rows and the summary as one JSON document")
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace):
     import pandas as pd
 
     from handloop.export.bench import report
 
     result = report(args.name, args.formats, args.frames, args.repeats, args.threads, args.out, paper=args.paper)
+    for path in result["files"]:
+        print(f"wrote {path}")
     if args.json:
-        print(json.dumps(result, default=str))
-    else:
-        print(result["setup"])
-        for rows in (result["formats"], result["networks"]):
-            print(pd.DataFrame(rows).to_string(index=False, float_format=lambda x: f"{x:.3f}"))
-        print(result["summary"])
+        return result
+    print(result["setup"])
+    for rows in (result["formats"], result["networks"]):
+        print(pd.DataFrame(rows).to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    print(result["summary"])
     return 0

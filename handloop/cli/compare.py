@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 HELP = "score result files (one frame per line, J x u v d) against a dataset's labels"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("results", nargs="+", metavar="RESULT", help="result files; the method name is the file stem")
-    parser.add_argument("--dataset", required=True, help="evaluation protocol: nyu, icvl, msra or synth")
-    parser.add_argument("--labels", required=True, help="ground-truth file in the same format")
+    from handloop.zoo.published import PUBLISHED
+
+    parser.add_argument("results", nargs="*", metavar="RESULT", help="result files; the method name is the file stem")
+    parser.add_argument("--published", choices=sorted(PUBLISHED),
+                        help="also score the published methods' result files of this benchmark, against its "
+                             "published labels unless --labels is given (downloaded once, SHA-256 checked, into "
+                             "published/ in the user cache, ~/.cache/handloop)")
+    parser.add_argument("--dataset", help="evaluation protocol: nyu, icvl, msra or synth (default: --published's)")
+    parser.add_argument("--labels", help="ground-truth file in the same format (default: --published's labels)")
     parser.add_argument("--plot", metavar="PNG", help="draw the fraction-of-frames (max error) curves here")
     parser.add_argument("--json", action="store_true", help="print the rows as a JSON list instead of a table")
 
@@ -25,7 +30,7 @@ def compare(results: list[str], dataset: str, labels: str):
     from handloop.zoo.resultfile import evaluate_file, get_benchmark, read_results
 
     benchmark = get_benchmark(dataset)
-    labels_uvd = read_results(labels, benchmark.num_joints)
+    labels_uvd = read_results(labels, benchmark.num_joints, what="label file")
     errors = {Path(r).stem: evaluate_file(r, labels_uvd, benchmark) for r in results}
     table = pd.DataFrame([{"name": name, **summarize(e)} for name, e in errors.items()])
     return table, errors
@@ -54,13 +59,22 @@ def plot_curves(errors: dict, path: str, title: str) -> None:
     save_figure(fig, path)
 
 
-def run(args: argparse.Namespace) -> int:
-    table, errors = compare(args.results, args.dataset, args.labels)
+def run(args: argparse.Namespace):
+    results, dataset, labels = list(args.results), args.dataset or args.published, args.labels
+    if args.published:
+        from handloop.zoo.published import fetch
+
+        published_labels, published_results = fetch(args.published)
+        results += [str(p) for p in published_results]
+        labels = labels or str(published_labels)
+    if not results or not labels or not dataset:
+        raise ValueError("give result files with --dataset and --labels, or --published BENCHMARK")
+    table, errors = compare(results, dataset, labels)
     if args.plot:
-        plot_curves(errors, args.plot, f"{args.dataset}: max joint error per frame")
+        plot_curves(errors, args.plot, f"{dataset}: max joint error per frame")
+        print(f"wrote {args.plot}")
     if args.json:
         keys = ["name", "mean_mm", "median_mm", "frac_max_20", "frac_max_30", "frac_max_40"]
-        print(json.dumps(table[keys].to_dict(orient="records"), indent=2))
-    else:
-        print(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+        return table[keys].to_dict(orient="records")
+    print(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     return 0

@@ -1,5 +1,6 @@
-"""``handloop data``: generate synthetic shards (``synth``), convert a real dataset to shards (``convert``) and draw
-a contact sheet of a shard folder (``show``)."""
+"""``handloop data``: generate synthetic shards (``synth``), convert a real dataset to shards (``convert``), draw
+a contact sheet of a shard folder (``show``) and write its frames as depth PNGs for ``handloop predict``
+(``frames``)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     show.add_argument("directory", help="shard folder")
     show.add_argument("--out", required=True, help="PNG to write")
     show.add_argument("--frames", type=int, default=12, help="number of frames to draw")
+    frames = sub.add_parser("frames", help="write frames of a shard folder as 16-bit depth PNGs (mm) with their "
+                                           "cameras and true joints in frames.json, ready for handloop predict")
+    frames.add_argument("directory", help="shard folder")
+    frames.add_argument("--out", required=True, help="folder for frame-NNNNN.png and frames.json")
+    frames.add_argument("--count", type=int, default=1, help="number of frames, from the first (default 1)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,6 +53,11 @@ def run(args: argparse.Namespace) -> int:
         settings = ConvertSettings(split=args.split, shard_size=args.shard_size)
         paths = convert(open_dataset(args.dataset, args.root, args.fold), settings, args.out)
         print(f"{args.dataset} {args.split} in {len(paths)} shards under {args.out}")
+    elif args.action == "frames":
+        from handloop.recipes.frames import write_frames
+
+        for path in write_frames(args.directory, args.out, args.count):
+            print(f"wrote {path}")
     else:
         from handloop.recipes.synth.show import contact_sheet
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import json
+from pathlib import Path
 
 HELP = "run the pretrained synth-hand-lite loop on fresh frames of unseen subjects and show each iteration"
 
@@ -11,23 +11,22 @@ HELP = "run the pretrained synth-hand-lite loop on fresh frames of unseen subjec
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frames", type=int, default=200, help="number of fresh frames (default 200)")
     parser.add_argument("--name", default="synth-hand-lite", help="zoo entry (default synth-hand-lite)")
-    parser.add_argument("--out", default="demo", help="folder for the overlay figure (default ./demo)")
+    parser.add_argument("--out", default="demo", help="folder for the figure iterations.png (default ./demo)")
     parser.add_argument("--json", action="store_true", help="print the per-iteration errors as JSON")
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace):
     from handloop.recipes.demo import run_demo
 
     if args.frames < 1:
         raise ValueError(f"--frames must be at least 1, got {args.frames}")
     result = run_demo(args.name, args.frames, args.out)
+    print(f"wrote {Path(args.out) / 'iterations.png'}")
     if args.json:
-        print(json.dumps(result))
-        return 0
+        return result
     print(f"{args.name} on {args.frames} fresh synthetic frames (unseen subjects):")
     for row in result["iterations"]:
         stage = "predictor" if row["iteration"] == 0 else f"iteration {row['iteration']}"
         print(f"  {stage:12s} mean 3D error {row['mean_mm']:6.2f} mm   max error <= 20 mm: "
               f"{100 * row['frac_max_20']:5.1f} %   <= 40 mm: {100 * row['frac_max_40']:5.1f} %")
-    print(f"overlays: {args.out}/iterations.png")
     return 0

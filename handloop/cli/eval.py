@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root", required=True, help="dataset folder (a shard folder for synth)")
     parser.add_argument("--split", default="test", help="split to run on (nyu, icvl, msra)")
     parser.add_argument("--fold", type=int, default=0, help="MSRA: the left-out test subject, 0-8")
-    parser.add_argument("--out", help="result file to write (default NAME-DATASET.txt); its stem names the method")
+    parser.add_argument("--out", help="result file to write (default NAME-DATASET.txt in the current folder); its "
+                                      "stem names the method")
     parser.add_argument("--labels-out", metavar="PATH", help="also write the ground truth in the same format")
     parser.add_argument("--limit", type=int, help="only the first N frames")
     parser.add_argument("--batch-size", type=int, default=16, help="frames per model call")
@@ -85,7 +85,7 @@ def predict_split(model, dataset: str, load_depth, count: int, joint_set: str, b
     return np.concatenate(out)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace):
     import handloop
     from handloop.zoo.metrics import summarize
     from handloop.zoo.resultfile import evaluate_file, get_benchmark, write_results
@@ -98,14 +98,14 @@ def run(args: argparse.Namespace) -> int:
     results = predict_split(model, args.dataset, load_depth, len(labels), joint_set, args.batch_size)
     out = Path(args.out or f"{Path(args.name).stem}-{args.dataset}.txt")
     write_results(out, results)
+    print(f"wrote {out}")
     if args.labels_out:
         write_results(args.labels_out, labels)
+        print(f"wrote {args.labels_out}")
     row = {"name": out.stem, "frames": len(labels), **summarize(evaluate_file(out, labels, benchmark))}
     if args.json:
-        print(json.dumps({**row, "results": str(out)}, indent=2))
-    else:
-        import pandas as pd
+        return {**row, "results": str(out), "labels": args.labels_out}
+    import pandas as pd
 
-        print(pd.DataFrame([row]).to_string(index=False, float_format=lambda x: f"{x:.3f}"))
-        print(f"wrote {out}")
+    print(pd.DataFrame([row]).to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     return 0

@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", default=None, choices=PRECISIONS,
                         help=f"default: the format's first ({offers})")
     parser.add_argument("--iterations", type=int, help="loop iterations N (default: the entry's)")
-    parser.add_argument("--out", help="artefact path (default <entry>-n<N>-<precision><suffix>)")
+    parser.add_argument("--out", help="artefact path (default <entry>-n<N>-<precision><suffix> in the current folder)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overlay", metavar="PNG", help="draw the joints on the depth image")
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace):
     import handloop
     from handloop.zoo.depthio import read_depth
     from handloop.zoo.joints import get_joint_set
@@ -24,18 +24,18 @@ def run(args: argparse.Namespace) -> int:
     depth = read_depth(args.depth)
     model = handloop.load(args.name)
     result = model.predict(depth, args.intrinsics)
-    if args.json:
-        print(json.dumps(result.to_json()))
-    else:
-        joint_set = get_joint_set(result.joint_set)
-        for name, (x, y, z), (u, v, _) in zip(joint_set.joints, result.joints_xyz, result.joints_uvd):
-            print(f"{name:12s} x {x:8.1f}  y {y:8.1f}  z {z:8.1f} mm   u {u:6.1f}  v {v:6.1f} px")
-        if result.object_rotation is not None:
-            x, y, z = result.object_translation
-            print(f"{'object':12s} x {x:8.1f}  y {y:8.1f}  z {z:8.1f} mm   rotation "
-                  f"{json.dumps(result.object_rotation.round(4).tolist())}")
     if args.overlay:
         from handloop.zoo.overlays import draw_prediction
 
         draw_prediction(depth, result, args.overlay)
+        print(f"wrote {args.overlay}")
+    if args.json:
+        return result.to_json()
+    joint_set = get_joint_set(result.joint_set)
+    for name, (x, y, z), (u, v, _) in zip(joint_set.joints, result.joints_xyz, result.joints_uvd):
+        print(f"{name:12s} x {x:8.1f}  y {y:8.1f}  z {z:8.1f} mm   u {u:6.1f}  v {v:6.1f} px")
+    if result.object_rotation is not None:
+        x, y, z = result.object_translation
+        print(f"{'object':12s} x {x:8.1f}  y {y:8.1f}  z {z:8.1f} mm   rotation "
+              f"{json.dumps(result.object_rotation.round(4).tolist())}")
     return 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 HELP = "list pretrained zoo entries (list) or show one entry's networks (summary NAME)"
 
@@ -16,15 +15,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     summary.add_argument("name", help="entry name or card path")
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace):
     from handloop.zoo.registry import find_entry, list_entries
 
     if args.action == "list":
         rows = [{"name": e.name, "size": e.config.size, "joints": e.config.joint_set, "iterations": e.config.iterations,
                  "size_mb": round(e.size_mb, 2), **e.metrics} for e in list_entries()]
         if args.json:
-            print(json.dumps(rows, indent=2))
-        elif rows:
+            return rows
+        if rows:
             import pandas as pd
 
             print(pd.DataFrame(rows).to_string(index=False, float_format=lambda x: f"{x:.2f}"))
