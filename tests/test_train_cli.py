@@ -56,6 +56,45 @@ def test_train_writes_stages_validation_and_entry(trained, capsys):
     assert card["metrics"]["test_frames"] == 6 and card["metrics"]["mean_mm"] > 0
 
 
+@pytest.fixture
+def copy(trained, tmp_path):
+    """A copy of the trained run (checkpoints and finished stages) with its own recipe file; returns the recipe."""
+    import shutil
+
+    shutil.copytree(trained / "runs", tmp_path / "runs")
+    tree = yaml.safe_load((trained / "tiny-hand.yaml").read_text())
+    tree["workdir"] = str(tmp_path / "runs")
+    path = tmp_path / "tiny-hand.yaml"
+    path.write_text(yaml.safe_dump(tree))
+    return path
+
+
+def test_more_epochs_continue_a_finished_stage(copy, capsys):
+    import pandas as pd
+
+    finished = copy.parent / "runs" / "tiny-hand" / "stages"
+    assert main(["train", str(copy), "--stage", "localizer", "--set", "stages.localizer.epochs=2",
+                 "--no-progress"]) == 0
+    captured = capsys.readouterr()
+    assert "localizer: finished after 1 epochs, continuing to 2" in captured.err
+    assert "localizer: trained" in captured.out
+    assert pd.read_csv(finished / "localizer.history.csv")["epoch"].tolist() == [1, 2]
+    assert json.loads((finished / "localizer.json").read_text())["images"] == 2 * 2 * 4
+
+
+def test_fresh_retrains_and_other_settings_are_refused(copy, capsys):
+    run = copy.parent / "runs" / "tiny-hand" / "predictor"
+    before = (run / "history.csv").stat().st_mtime_ns
+    assert main(["train", str(copy), "--stage", "predictor", "--set", "stages.predictor.epochs=2",
+                 "--set", "data.shuffle_buffer=4", "--no-progress"]) == 2
+    assert "made with other settings (shuffle_buffer 8 -> 4)" in capsys.readouterr().err
+    assert main(["train", str(copy), "--stage", "predictor", "--set", "data.shuffle_buffer=4", "--fresh",
+                 "--no-progress"]) == 0
+    assert "predictor: trained" in capsys.readouterr().out
+    assert (run / "history.csv").stat().st_mtime_ns != before
+    assert json.loads((run / "settings.json").read_text())["shuffle_buffer"] == 4
+
+
 def test_finished_stages_are_skipped_with_a_message(trained, tmp_path, capsys):
     """A fresh clone holds the committed finished stages but no run folder: every stage is skipped, by name."""
     import shutil
@@ -70,6 +109,10 @@ def test_finished_stages_are_skipped_with_a_message(trained, tmp_path, capsys):
     for stage in HEADLINES:
         assert f"{stage}: finished earlier, skipped: {tmp_path / 'stages' / stage}.weights.h5" in out
     assert not (tmp_path / "runs" / "tiny-hand").exists()
+    # Continuing needs the checkpoints, which a fresh clone lacks: said in one line.
+    assert main(["train", str(tmp_path / "tiny-hand.yaml"), "--stage", "updater", "--set",
+                 "stages.updater.epochs=3", "--no-progress"]) == 2
+    assert "its checkpoints are not in" in capsys.readouterr().err
 
 
 def test_demo_json_and_figure(trained, tmp_path, capsys):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from handloop.zoo.networks import NETWORKS
 
@@ -25,22 +26,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint-every", type=float, default=600.0, metavar="SECONDS",
                         help="also checkpoint within an epoch after this many seconds of training (default 600), so "
                              "a killed run loses at most that much")
+    parser.add_argument("--fresh", action="store_true",
+                        help="retrain the chosen stage(s) from scratch: remove their checkpoints and finished weights "
+                             "first (without it, finished stages are skipped and interrupted ones resume)")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
 def run(args: argparse.Namespace) -> int:
     from handloop.recipes.config import load_recipe
-    from handloop.recipes.train.run import assemble, prepare_frames, stage_weights, stages, train_stage
+    from handloop.recipes.train.run import (assemble, forget_stage, prepare_frames, stage_status, stages,
+                                             train_stage)
 
     recipe = load_recipe(args.recipe, args.overrides)
     if args.workdir:
         recipe.workdir = args.workdir
     frames = prepare_frames(recipe, "train")
-    for stage in stages(recipe.model) if args.stage == "all" else (args.stage,):
-        finished = stage_weights(recipe, stage).is_file()
+    chosen = stages(recipe.model) if args.stage == "all" else (args.stage,)
+    for stage in chosen if args.fresh else ():
+        forget_stage(recipe, stage)
+    for stage in chosen:
+        status, done = stage_status(recipe, stage)
+        if status == "extend":
+            print(f"{stage}: finished after {done} epochs, continuing to {recipe.stage(stage).epochs}",
+                  file=sys.stderr)
         path = train_stage(recipe, stage, frames, progress=not args.no_progress,
                            checkpoint_seconds=args.checkpoint_every)
-        print(f"{stage}: {'finished earlier, skipped' if finished else 'trained'}: {path}")
+        print(f"{stage}: {'finished earlier, skipped' if status == 'finished' else 'trained'}: {path}")
     if args.stage == "all":
         entry, table = assemble(recipe, args.entry_dir, args.test_frames)
         print(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))

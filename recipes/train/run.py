@@ -63,6 +63,70 @@ def stage_weights(recipe: Recipe, stage: str) -> Path:
     return recipe.finished_dir / f"{stage}.weights.h5"
 
 
+FINISHED_SUFFIXES = (".weights.h5", ".json", ".history.csv")
+"""The files :func:`finish_stage` writes per stage, as ``<stage><suffix>``."""
+SETTINGS = "settings.json"
+"""File in a stage's run folder: the recipe settings its checkpoints were made with."""
+
+
+def stage_status(recipe: Recipe, stage: str) -> tuple[str, int]:
+    """Where ``stage`` stands: ``("new", 0)``, ``("running", 0)`` (a run folder without finished weights),
+    ``("finished", E)`` with as many epochs as the recipe asks, or ``("extend", E)`` when the recipe now asks for
+    more epochs than the ``E`` it finished with (at full resolution for the synthesizer)."""
+    if not stage_weights(recipe, stage).is_file():
+        return ("running" if (recipe.run_dir / stage).is_dir() else "new"), 0
+    history = recipe.finished_dir / f"{stage}.history.csv"
+    done = int(pd.read_csv(history)["epoch"].iloc[-1]) if history.is_file() else recipe.stage(stage).epochs
+    return ("extend" if done < recipe.stage(stage).epochs else "finished"), done
+
+
+def run_settings(recipe: Recipe, stage: str) -> dict:
+    """What a stage's checkpoints depend on: the loop, the augmentation, the seed, the training data and the stage's
+    schedule except its length (``epochs`` may grow to continue a run)."""
+    schedule = {k: v for k, v in dataclasses.asdict(recipe.stage(stage)).items() if k not in ("epochs", "grow_epochs")}
+    return json.loads(json.dumps({"model": recipe.model.to_dict(), "augment": dataclasses.asdict(recipe.augment),
+                                  "seed": recipe.seed, "train": str(recipe.data.train),
+                                  "shuffle_buffer": recipe.data.shuffle_buffer, "stage": schedule}))
+
+
+def _check_run_folder(recipe: Recipe, stage: str) -> None:
+    """Records the recipe settings in a new run folder of ``stage``, or checks that its checkpoints were made with
+    the same ones.
+
+    Raises:
+        ValueError: naming the settings that differ and what to do.
+    """
+    path = recipe.run_dir / stage / SETTINGS
+    mine = run_settings(recipe, stage)
+    if not path.is_file():
+        write_text(path, json.dumps(mine, indent=2))
+        return
+    theirs = json.loads(path.read_text())
+
+    def flat(tree, prefix=""):
+        return {f"{prefix}{k}": v for key, value in tree.items()
+                for k, v in (flat(value, f"{key}.").items() if isinstance(value, dict) else [(key, value)])}
+
+    ours, recorded = flat(mine), flat(theirs)
+    differ = sorted(k for k in ours.keys() | recorded.keys() if ours.get(k) != recorded.get(k))
+    if differ:
+        shown = ", ".join(f"{k} {recorded.get(k)!r} -> {ours.get(k)!r}" for k in differ[:4])
+        raise ValueError(f"{path.parent} holds a {stage} run made with other settings ({shown}): resuming would mix "
+                         "them; pass --fresh to retrain the stage, or another --workdir")
+
+
+def forget_stage(recipe: Recipe, stage: str) -> None:
+    """Removes what training ``stage`` wrote: its run folder (checkpoints, logs, history) and its finished files
+    (:data:`FINISHED_SUFFIXES`; the localizer's errors too), so the next run trains it afresh."""
+    import shutil
+
+    shutil.rmtree(recipe.run_dir / stage, ignore_errors=True)
+    for suffix in FINISHED_SUFFIXES:
+        (recipe.finished_dir / f"{stage}{suffix}").unlink(missing_ok=True)
+    if stage == "localizer":
+        (recipe.finished_dir / tasks.LOCALIZER_ERRORS).unlink(missing_ok=True)
+
+
 def finish_stage(recipe: Recipe, stage: str, results: list[FitResult]) -> Path:
     """Writes a trained stage to the recipe's finished-stages folder: ``<stage>.weights.h5`` (float16),
     ``<stage>.history.csv`` (the validation rows of its runs: one per synthesizer resolution) and ``<stage>.json``
@@ -144,17 +208,27 @@ def train_stage(recipe: Recipe, stage: str, frames: tf.data.Dataset, strategy=No
                 checkpoint_seconds: float = 600.0) -> Path:
     """Trains one stage of ``recipe`` on ``frames`` (parsed frame dicts) unless it is done; returns its weights.
 
-    ``checkpoint_seconds``: wall time between checkpoints within an epoch
-    (:func:`handloop.recipes.train.trainer.fit`)."""
+    A finished stage is continued from its checkpoints when the recipe now asks for more epochs than it finished
+    with. ``checkpoint_seconds``: wall time between checkpoints within an epoch
+    (:func:`handloop.recipes.train.trainer.fit`).
+
+    Raises:
+        ValueError: for a stage to continue whose checkpoints are gone, or a run folder made with other settings.
+    """
     config = recipe.model
     if stage not in stages(config):
         raise ValueError(f"unknown stage {stage!r} for this loop: expected one of {stages(config)} or 'all'")
-    final = stage_weights(recipe, stage)
-    if final.is_file():
-        return final
+    status, done = stage_status(recipe, stage)
+    if status == "finished":
+        return stage_weights(recipe, stage)
     settings = recipe.stage(stage)
     if settings.from_entry:
         return take_from_entry(recipe, stage, config, settings.from_entry)
+    if status == "extend" and not (recipe.run_dir / stage).is_dir():
+        raise ValueError(f"stage {stage} finished after {done} epochs and the recipe now asks for {settings.epochs}, "
+                         f"but its checkpoints are not in {recipe.run_dir / stage} to continue from: pass --fresh to "
+                         "retrain it, or --workdir with the run that trained it")
+    _check_run_folder(recipe, stage)
     if stage == "synthesizer":
         return finish_stage(recipe, stage, _train_synthesizer(recipe, frames, config, strategy, progress,
                                                               checkpoint_seconds))
