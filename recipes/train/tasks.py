@@ -43,6 +43,7 @@ class _RecipeTask(Task):
 
     def __init__(self, recipe: Recipe, frames: tf.data.Dataset, config: LoopConfig):
         self.recipe, self.frames, self.config = recipe, frames, config
+        self._validation = {}  # validation batches by (localizer, center_errors), built on first use
 
     def build_model(self):
         return build_network(self.config, self.name)
@@ -75,8 +76,6 @@ class _RecipeTask(Task):
         moved by the localizer's errors (``center_errors`` and ``augment.center_errors: localizer``)."""
         if not self.recipe.data.val:
             return []
-        if not hasattr(self, "_validation"):
-            self._validation = {}
         key = (localizer, center_errors)
         if key not in self._validation:
             config = dataclasses.replace(self.recipe.augment, views_per_frame=1, localizer_jitter_mm=0.0)
