@@ -96,6 +96,14 @@ def test_iterations_figure_draws_joints_where_they_are_in_the_crop(frames):
                                 predictions[0].iterations_uvd[0][[a, b]])
     np.testing.assert_allclose(np.stack(bone.get_data(), -1), expected)
     assert np.all((expected > 0) & (expected < CROP))  # in the crop, not in frame pixels
+    # every panel of a row shows the same square of the crop, holding all of the row's predicted and true joints
+    row = image_axes(fig)[:6]
+    assert len({(ax.get_xlim(), ax.get_ylim()) for ax in row}) == 1
+    (x0, x1), (y1, y0) = row[0].get_xlim(), row[0].get_ylim()
+    assert x1 - x0 == pytest.approx(y1 - y0) and -0.5 <= x0 and x1 <= CROP - 0.5 and -0.5 <= y0 and y1 <= CROP - 0.5
+    for line in row[1].lines + row[3].lines + row[5].lines:
+        u, v = line.get_data()
+        assert np.all((x0 <= u) & (u <= x1) & (y0 <= v) & (v <= y1))
 
 
 def test_iterations_figure_captions_each_synth_with_the_pose_it_renders(frames):

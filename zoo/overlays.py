@@ -56,7 +56,8 @@ def iterations_figure(predictions: list, cube_mm: float, intrinsics: Intrinsics 
                       truths_xyz: list | None = None, name: str | None = None):
     """The loop at work on a few frames, one row per frame, as a matplotlib Figure.
 
-    Each row follows the loop's data flow on the frame's crop: the input crop; the predictor's pose; the
+    Each row follows the loop's data flow on the frame's crop, every panel of a row showing the same square of
+    the crop around the hand (all its predicted and true joints, with a margin): the input crop; the predictor's pose; the
     synthesizer's render of that pose (the image the updater compares with the crop); the pose after updater
     iteration 1; the render of that pose; ... until the last iteration's pose. Every panel shows depth in mm
     relative to the crop centre (the crop's normalised units times ``cube_mm / 2``) on one colour scale shared by
@@ -108,7 +109,14 @@ def iterations_figure(predictions: list, cube_mm: float, intrinsics: Intrinsics 
                 ax = next(column)
                 ax.imshow(pred.synth[k] * half, cmap=DEPTH_CMAP, norm=norm)
                 ax.set_title(f"synth {k + 1}: render of the\n{_stage(k)} pose", fontsize=TITLE_SIZE)
+        shown = transform_points(to_crop, pred.iterations_uvd.reshape(-1, pred.iterations_uvd.shape[-1]))
+        if truth_uv is not None:
+            shown = np.concatenate([shown, truth_uv])
+        cu, cv, side = _square_window(shown, 0.2, size / 4, size, size)
+        cu, cv = np.clip([cu, cv], side - 0.5, size - 0.5 - side)  # the square stays inside the crop
         for ax in axes[row]:
+            ax.set_xlim(cu - side, cu + side)
+            ax.set_ylim(cv + side, cv - side)
             ax.set_xticks([])
             ax.set_yticks([])
     colorbar = fig.colorbar(axes[0, 0].images[0], ax=axes, location="right", shrink=0.6, aspect=40, pad=0.01,
@@ -122,7 +130,7 @@ def iterations_figure(predictions: list, cube_mm: float, intrinsics: Intrinsics 
     flow = " -> ".join(["input crop", "predictor pose"] + [f"synth {k} -> iteration {k} pose"
                                                             for k in range(1, steps)])
     fig.suptitle(f"{name or 'the loop'} on {len(predictions)} frame(s), {size}x{size} px crops of a "
-                 f"{cube_mm:g} mm cube\neach row: {flow}", fontsize=TITLE_SIZE + 3)
+                 f"{cube_mm:g} mm cube (each row zoomed on its hand)\neach row: {flow}", fontsize=TITLE_SIZE + 3)
     return fig
 
 
@@ -133,11 +141,13 @@ def draw_iterations(predictions: list, path: str | Path, cube_mm: float,
     save_figure(iterations_figure(predictions, cube_mm, intrinsics, truths_xyz, name), path)
 
 
-def _square_window(points_uv: np.ndarray, margin: float, width: int, height: int) -> tuple[float, float, float]:
+def _square_window(points_uv: np.ndarray, margin: float, min_half: float, width: int,
+                   height: int) -> tuple[float, float, float]:
     """A square around ``points_uv`` ``(K, 2+)`` pixels, ``margin`` (a fraction of its side) wider on each side:
-    ``(centre u, centre v, half side)`` in pixels, the half side at least 32 px and at most half the frame."""
+    ``(centre u, centre v, half side)`` in pixels, the half side at least ``min_half`` and at most half the image's
+    smaller side (``width``, ``height`` in pixels)."""
     lo, hi = points_uv[:, :2].min(0), points_uv[:, :2].max(0)
-    half = min(max((hi - lo).max() / 2 * (1 + 2 * margin), 32.0), max(width, height) / 2)
+    half = min(max((hi - lo).max() / 2 * (1 + 2 * margin), min_half), min(width, height) / 2)
     return float((lo[0] + hi[0]) / 2), float((lo[1] + hi[1]) / 2), float(half)
 
 
@@ -184,7 +194,7 @@ def prediction_figure(depth: np.ndarray, prediction, intrinsics: Intrinsics, cub
     axes[0].set_title(f"whole frame, {width}x{height} px\n(dotted box: the {cube_mm:g} mm crop the loop sees)",
                       fontsize=TITLE_SIZE)
     points = prediction.joints_uvd if truth_uv is None else np.concatenate([prediction.joints_uvd, truth_uv])
-    cu, cv, side = _square_window(points, 0.15, width, height)
+    cu, cv, side = _square_window(points, 0.15, 32.0, width, height)
     axes[1].set_xlim(cu - side, cu + side)
     axes[1].set_ylim(cv + side, cv - side)
     axes[1].set_title(f"close-up of the hand\n{_stage(steps)} pose" + (" (final)" if steps else ""),
