@@ -6,7 +6,9 @@ from pathlib import Path
 
 
 def run_demo(name: str, frames: int, out: str | Path | None, shown: int = 4) -> dict:
-    """Runs zoo entry ``name`` on ``frames`` fresh frames; writes overlays of ``shown`` frames under ``out``.
+    """Runs zoo entry ``name`` on ``frames`` fresh frames; writes ``out/iterations.png``, the loop's steps on the
+    first ``shown`` frames with their true poses (:func:`handloop.zoo.overlays.iterations_figure`); ``out`` None
+    writes nothing.
 
     Returns:
         ``{"frames": N, "iterations": [{"iteration": k, "mean_mm": ..., "frac_max_20": ..., "frac_max_40": ...}]}``
@@ -29,8 +31,9 @@ def run_demo(name: str, frames: int, out: str | Path | None, shown: int = 4) -> 
                                                                           "iterations_uvd", "center_uvd", "crop",
                                                                           "synth")}, joint_set=prediction.joint_set)
                    for i in picks]
-        draw_iterations([data[i].depth_mm for i in picks], singles, Path(out) / "iterations.png",
-                        truths=[data[i].joints_xyz for i in picks])
+        draw_iterations(singles, Path(out) / "iterations.png", model.config.cube_mm,
+                        [data[i].intrinsics for i in picks], truths_xyz=[data[i].joints_xyz for i in picks],
+                        name=model.name)
     return {"frames": frames, "iterations": [
         {"iteration": k, "mean_mm": round(float(row.mean_mm), 3), "frac_max_20": round(float(row.frac_max_20), 4),
          "frac_max_40": round(float(row.frac_max_40), 4)} for k, row in table.iterrows()]}

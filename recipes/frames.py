@@ -48,3 +48,43 @@ def write_frames(directory: str | Path, out: str | Path, count: int = 1) -> list
                       "joints_uvd": np.round(frame.joints_uvd, 3).tolist()})
     write_text(out / INDEX, json.dumps(index, indent=1))
     return [*written, out / INDEX]
+
+
+def read_truth(path: str | Path, depth_file: str | Path, joint_set: str) -> np.ndarray:
+    """The true joints of ``depth_file`` in camera mm (the camera's own y convention), in ``joint_set`` order.
+
+    Args:
+        path: a ``frames.json`` written by :func:`write_frames` (its entry whose ``depth`` is ``depth_file``'s name
+            is used), or a JSON object ``{"joints_xyz": [[x, y, z], ...], "joint_set": "msra21"}`` (``joint_set``
+            optional: then taken to be ``joint_set``).
+        depth_file: the depth file the truth belongs to.
+        joint_set: the joint order wanted; MSRA-21 truth is converted to it (:func:`convert_joints`).
+    Returns:
+        ``(J, 3)`` float64 joints in mm.
+    Raises:
+        ValueError: an unreadable file, no entry for ``depth_file``, or joints that do not fit ``joint_set``.
+    """
+    from handloop.zoo.joints import convert_joints, get_joint_set
+
+    try:
+        document = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as error:
+        raise ValueError(f"cannot read the truth file {path}: {error}") from None
+    if isinstance(document, list):
+        name = Path(depth_file).name
+        entries = [row for row in document if isinstance(row, dict) and row.get("depth") == name]
+        if not entries:
+            raise ValueError(f"{path} lists no frame {name!r}")
+        document = entries[0]
+    if not isinstance(document, dict) or "joints_xyz" not in document:
+        raise ValueError(f"{path}: expected a frames.json or an object with joints_xyz")
+    joints = np.asarray(document["joints_xyz"], np.float64)
+    source = document.get("joint_set", joint_set)
+    if source != joint_set and source == "msra21":
+        joints = convert_joints(joints, joint_set)
+        source = joint_set
+    expected = get_joint_set(joint_set).size
+    if source != joint_set or joints.shape != (expected, 3):
+        raise ValueError(f"{path}: the true joints ({source}, shape {joints.shape}) do not fit the entry's "
+                         f"{joint_set} ({expected}, 3)")
+    return joints

@@ -114,11 +114,18 @@ def test_data_frames_feed_the_readme_predict_command(frames, tmp_path, capsys):
     assert truth.shape == (21, 3) and index[0]["intrinsics"] == "synth" and index[0]["joint_set"] == "msra21"
     overlay = tmp_path / "out.png"
     assert main(["predict", "synth-hand-lite", str(frames / "frame-00000.png"), "--intrinsics", "synth",
-                 "--overlay", str(overlay), "--json"]) == 0
+                 "--overlay", str(overlay), "--truth", str(frames / "frames.json"), "--json"]) == 0
     out, err = capsys.readouterr()
-    predicted = np.array(strict_loads(out)["joints_xyz_mm"])
-    assert np.linalg.norm(predicted - truth, axis=-1).mean() < 80  # the shipped loop finds the hand (~33 mm mean)
+    document = strict_loads(out)
+    errors = np.linalg.norm(np.array(document["joints_xyz_mm"]) - truth, axis=-1)
+    assert errors.mean() < 80  # the shipped loop finds the hand (~33 mm mean)
+    assert document["error_mm"] == pytest.approx({"mean": errors.mean(), "max": errors.max()}, abs=0.02)
     assert f"wrote {overlay}" in err and overlay.is_file()
+    assert main(["predict", "synth-hand-lite", str(frames / "frame-00000.png"), "--truth",
+                 str(frames / "frames.json")]) == 0
+    assert f"error against {frames / 'frames.json'}: {errors.mean():.1f} mm mean" in capsys.readouterr().out
+    assert main(["predict", "synth-hand-lite", str(overlay), "--truth", str(frames / "frames.json")]) == 2
+    assert "lists no frame 'out.png'" in capsys.readouterr().err
     assert main(["data", "frames", str(tmp_path / "none"), "--out", str(tmp_path / "f"), "--count", "0"]) == 2
     assert "--count must be at least 1" in capsys.readouterr().err
 
