@@ -14,13 +14,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--intrinsics", default="synth", help="nyu, icvl, msra, synth or FX,FY,CX,CY (default synth)")
     parser.add_argument("--json", action="store_true", help="print joints as JSON")
     parser.add_argument("--overlay", metavar="PNG", help="draw the joints on the depth image")
+    parser.add_argument("--force", action="store_true",
+                        help="replace the --overlay PNG if already there (refused otherwise)")
 
 
 def run(args: argparse.Namespace):
     import handloop
     from handloop.zoo.depthio import read_depth
+    from handloop.zoo.fileio import refuse_existing
     from handloop.zoo.joints import get_joint_set
 
+    refuse_existing(args.overlay, force=args.force)
     depth = read_depth(args.depth)
     model = handloop.load(args.name)
     result = model.predict(depth, args.intrinsics)
