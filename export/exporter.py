@@ -9,7 +9,7 @@ from pathlib import Path
 
 from handloop.export import metadata as meta
 from handloop.export.formats import FORMATS
-from handloop.zoo.fileio import atomic_path
+from handloop.zoo.fileio import atomic_path, refuse_existing
 
 
 LOG = logging.getLogger(__name__)
@@ -67,15 +67,16 @@ def default_path(name: str, fmt: str, precision: str, iterations: int) -> Path:
 
 
 def export(name: str, fmt: str, precision: str | None = None, iterations: int | None = None,
-           out: str | Path | None = None) -> Path:
+           out: str | Path | None = None, force: bool = False) -> Path:
     """Exports zoo entry ``name`` (registry name or card path) as ``fmt`` in ``precision`` (None: the format's
-    default, the first of its precisions); returns the artefact's path.
+    default, the first of its precisions) to ``out`` (None: :func:`default_path`); returns the artefact's path.
 
     The artefact is written under a temporary name and renamed when complete, so an export killed mid-way never
-    leaves a file that looks finished.
+    leaves a file that looks finished. An existing file or folder at the path is replaced only with ``force``.
 
     Raises:
         ValueError: an unknown format, a precision the format does not offer, or a missing toolchain.
+        FileExistsError: the path exists and ``force`` is false (checked before any work).
     """
     from handloop.zoo.registry import build_loop, find_entry
 
@@ -86,9 +87,11 @@ def export(name: str, fmt: str, precision: str | None = None, iterations: int | 
     if precision not in spec.precisions:
         raise ValueError(f"{fmt} export offers precisions {spec.precisions}, not {precision!r}")
     entry = find_entry(name)
+    path = Path(out) if out else default_path(entry.name, fmt, precision,
+                                                    entry.config.iterations if iterations is None else iterations)
+    refuse_existing(path, force=force)
     loop, config = build_loop(entry, iterations)
     calibration = synthetic_calibration(config) if precision == "int8" else None
-    path = Path(out) if out else default_path(entry.name, fmt, precision, config.iterations)
     with atomic_path(path) as tmp, converter_output_logged():
         spec.write(fixed_batch(loop, config), tmp, precision, meta.build(entry.name, config, fmt, precision),
                    calibration)

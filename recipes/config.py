@@ -1,18 +1,27 @@
 """Recipes: a named tree of config dataclasses, read from YAML and overridable with ``key.sub=value``.
 
 A recipe names the zoo entry it trains, the loop it builds (:class:`handloop.zoo.config.LoopConfig`), the data it reads,
-the online augmentation and one :class:`StageConfig` per trained network.
+the online augmentation and one :class:`StageConfig` per trained network. :func:`load_recipe` checks the whole tree
+before anything is built or run (types and ranges from the dataclasses' type hints, :mod:`handloop.zoo.validate`,
+then the rules between fields) and reports every problem at once, one line each naming the file and the key.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Literal
 
 import yaml
 
-from handloop.zoo.config import LoopConfig
+from handloop.recipes.synth.generate import SynthSettings
+from handloop.zoo.config import Count, LoopConfig, Positive
+from handloop.zoo.validate import ConfigError, OneOf, Problem, Range, check, did_you_mean
+
+NonNegative = Annotated[float, Range(0)]
+"""Type hint of a spread or a shift: a number of at least 0."""
+SPLITS = ("train", "val", "test")
+"""The data splits a recipe names (:class:`DataConfig`)."""
 
 RECIPES_DIR = Path(__file__).resolve().parent
 """Where the shipped ``*.yaml`` recipes live."""
@@ -35,12 +44,12 @@ class AugmentConfig:
             made on the validation split (drawn uniformly), as the loop will centre them.
     """
 
-    rotation_deg: float = 180.0
-    scale_sigma: float = 0.02
-    translation_mm: float = 5.0
-    localizer_jitter_mm: float = 10.0
-    views_per_frame: int = 1
-    center_errors: str = "gaussian"
+    rotation_deg: Annotated[float, Range(0, 180)] = 180.0
+    scale_sigma: NonNegative = 0.02
+    translation_mm: NonNegative = 5.0
+    localizer_jitter_mm: NonNegative = 10.0
+    views_per_frame: Count = 1
+    center_errors: Literal["gaussian", "localizer"] = "gaussian"
 
 
 @dataclasses.dataclass
@@ -51,15 +60,16 @@ class DataConfig:
         train, test: shard folders (relative paths resolve against the working directory).
         val: shard folder of frames of subjects neither in ``train`` nor in ``test``, measured after every epoch
             (None: no validation).
-        generate: None for real data; else ``{frames, seed, objects}`` per split for ``handloop data synth``.
+        generate: None for real data; else, per split to generate, the fields of
+            :class:`handloop.recipes.synth.generate.SynthSettings` (``{frames, seed, objects}``).
         shuffle_buffer: frames in the shuffle buffer.
     """
 
     train: str = "data/synth-train"
     test: str = "data/synth-test"
     val: str | None = None
-    generate: dict | None = None
-    shuffle_buffer: int = 2048
+    generate: dict[Annotated[str, OneOf(SPLITS)], SynthSettings] | None = None
+    shuffle_buffer: Count = 2048
 
 
 @dataclasses.dataclass
@@ -79,12 +89,12 @@ class StageConfig:
             card path); the entry's network config must equal the recipe's.
     """
 
-    epochs: int = 10
-    steps_per_epoch: int | None = None
-    batch_size: int = 64
-    learning_rate: float = 1e-3
-    decay: float = 0.9
-    grow_epochs: int | None = None
+    epochs: Count = 10
+    steps_per_epoch: Count | None = None
+    batch_size: Count = 64
+    learning_rate: Positive = 1e-3
+    decay: Annotated[float, Range(0, 1, open_low=True)] = 0.9
+    grow_epochs: Count | None = None
     jit_compile: bool = False
     from_entry: str | None = None
 
@@ -109,7 +119,7 @@ class Recipe:
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)
     stages: dict[str, StageConfig] = dataclasses.field(default_factory=dict)
-    seed: int = 0
+    seed: Annotated[int, Range(0)] = 0
     workdir: str | None = None
     stages_dir: str | None = None
 
@@ -132,51 +142,101 @@ class Recipe:
         return Path(self.stages_dir) if self.stages_dir else self.run_dir / "stages"
 
 
-def apply_overrides(tree: dict, overrides: list[str]) -> dict:
-    """Applies ``key.sub=value`` strings (values parsed as YAML) to a nested dict, in place; returns it.
-
-    Raises:
-        ValueError: for a string without ``=`` or a key path that does not exist.
-    """
+def apply_overrides(tree: dict, overrides: list[str]) -> list[Problem]:
+    """Applies ``key.sub=value`` strings (values parsed as YAML) to a recipe's tree, in place, creating missing
+    sections (the checks that follow name unknown keys); returns the problems of those it could not apply, keyed
+    by the override's key path."""
+    problems = []
     for item in overrides:
-        if "=" not in item:
-            raise ValueError(f"override {item!r} must look like key.sub=value")
-        path, value = item.split("=", 1)
-        node = tree
+        path, _, text = item.partition("=")
         keys = path.split(".")
-        for key in keys[:-1]:
-            if not isinstance(node.get(key), dict):
-                raise ValueError(f"override {item!r}: no section {key!r} in the recipe")
+        if not _ or not all(keys):
+            problems.append((path, f"{item!r} must look like key.sub=value"))
+            continue
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError as error:
+            problems.append((path, f"value {text!r} is not valid YAML ({_yaml_reason(error)})"))
+            continue
+        node = tree
+        for depth, key in enumerate(keys[:-1]):
+            if node.get(key) is None:
+                node[key] = {}
+            if not isinstance(node[key], dict):
+                problems.append((".".join(keys[:depth + 1]), f"is {node[key]!r}, not a section holding {keys[-1]!r}"))
+                break
             node = node[key]
-        if keys[-1] not in node:
-            raise ValueError(f"override {item!r}: no key {keys[-1]!r}; known: {sorted(node)}")
-        node[keys[-1]] = yaml.safe_load(value)
-    return tree
+        else:
+            node[keys[-1]] = value
+    return problems
 
 
-def _build(cls, values: dict, where: str):
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(values) - names
-    if unknown:
-        raise ValueError(f"{where}: unknown keys {sorted(unknown)}; known: {sorted(names)}")
-    return cls(**values)
+def recipe_problems(tree: object) -> list[Problem]:
+    """Every problem of a recipe's YAML tree, as ``(key path, message)``: unknown keys, missing or wrong values
+    (:func:`handloop.zoo.validate.check` against :class:`Recipe`), stages that are not networks of the loop, an
+    ``augment.center_errors: localizer`` without the validation split it is measured on, and a reference joint
+    beyond the pose's joints."""
+    problems = check(Recipe, tree)
+    if not isinstance(tree, dict):
+        return problems
+    model, data, augment, stages = (_section(tree, key) for key in ("model", "data", "augment", "stages"))
+    if model.get("object") is None or isinstance(model["object"], str):
+        networks = _loop_networks(model.get("object"))
+        problems += [(f"stages.{name}", f"not a network of this loop, which trains {list(networks)}"
+                                        f"{did_you_mean(name, networks)}") for name in stages if name not in networks]
+    if augment.get("center_errors") == "localizer" and not data.get("val"):
+        problems.append(("augment.center_errors", "'localizer' draws from the localizer's errors on the validation "
+                                                  "split: set data.val"))
+    joint, joints = model.get("reference_joint", 0), model.get("num_joints", LoopConfig.num_joints)
+    if isinstance(joint, int) and isinstance(joints, int) and joint >= joints:
+        problems.append(("model.reference_joint", f"must be less than num_joints ({joints}), got {joint}"))
+    return problems
+
+
+def _section(tree: dict, key: str) -> dict:
+    """``tree[key]`` when it is a mapping, else an empty one (its problem is reported by the type check)."""
+    value = tree.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _loop_networks(obj: str | None) -> tuple[str, ...]:
+    """The networks (stage names) of a loop holding object ``obj`` (None: a hand loop), in training order."""
+    from handloop.zoo.networks import NETWORKS
+
+    return tuple(net.name for net in NETWORKS if net.entity == "hand" or obj)
 
 
 def recipe_from_dict(tree: dict) -> Recipe:
-    """Builds a :class:`Recipe` from its YAML tree, rejecting unknown keys by name."""
+    """Builds a :class:`Recipe` from its YAML tree.
+
+    Raises:
+        ConfigError: (a ValueError) listing every problem (:func:`recipe_problems`).
+    """
+    problems = recipe_problems(tree)
+    if problems:
+        raise ConfigError("recipe", problems)
+    return _build(tree)
+
+
+def _build(tree: dict) -> Recipe:
+    """The :class:`Recipe` of a checked tree (null sections count as empty)."""
     tree = dict(tree)
-    model = LoopConfig.from_dict(tree.pop("model", {}))
-    data = _build(DataConfig, tree.pop("data", {}), "data")
-    augment = _build(AugmentConfig, tree.pop("augment", {}), "augment")
-    stages = {k: _build(StageConfig, v or {}, f"stages.{k}") for k, v in tree.pop("stages", {}).items()}
-    return _build(Recipe, {**tree, "model": model, "data": data, "augment": augment, "stages": stages}, "recipe")
+    model = LoopConfig.from_dict(tree.pop("model") or {})
+    sections = {name: cls(**(tree.pop(name, None) or {})) for name, cls in (("data", DataConfig),
+                                                                           ("augment", AugmentConfig))}
+    stages = {name: StageConfig(**(values or {})) for name, values in (tree.pop("stages", None) or {}).items()}
+    return Recipe(**tree, **sections, model=model, stages=stages)
 
 
 def load_recipe(spec: str | Path, overrides: list[str] = ()) -> Recipe:
-    """Loads a recipe from a YAML path or the name of a shipped recipe (``synth-hand-lite``).
+    """Loads a recipe from a YAML path or the name of a shipped recipe (``synth-hand-lite``), with ``key.sub=value``
+    overrides (``--set``); checks all of it before returning.
 
     Raises:
         FileNotFoundError: naming the path and the shipped recipes.
+        ConfigError: (a ValueError) one line per problem, ``FILE: KEY: message`` (``--set KEY: message`` for what an
+            override set): invalid YAML, unknown keys (with the closest known one), wrong types, values out of
+            range or not among the choices, stages that are not networks of the loop.
     """
     path = Path(spec)
     if not path.is_file():
@@ -184,8 +244,33 @@ def load_recipe(spec: str | Path, overrides: list[str] = ()) -> Recipe:
     if not path.is_file():
         shipped = sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))
         raise FileNotFoundError(f"recipe {spec!r} not found: not a file, and not one of {shipped}")
-    tree = yaml.safe_load(path.read_text()) or {}
-    recipe = recipe_from_dict(apply_overrides(tree, list(overrides)))
+    try:
+        tree = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise ConfigError(f"recipe {path}", [("", f"invalid YAML: {_yaml_reason(error)}")],
+                          [f"{path}: invalid YAML: {_yaml_reason(error)}"]) from None
+    tree = {} if tree is None else tree
+    unset = apply_overrides(tree, list(overrides)) if isinstance(tree, dict) else []
+    problems = recipe_problems(tree)
+    if unset or problems:
+        overridden = [item.partition("=")[0] for item in overrides]
+        lines = [f"--set {key}: {message}" for key, message in unset] + [
+            f"{'--set ' if _under(key, overridden) else f'{path}: '}{key or '(top level)'}: {message}"
+            for key, message in problems]
+        raise ConfigError(f"recipe {path}", unset + problems, lines)
+    recipe = _build(tree)
     if recipe.stages_dir and not Path(recipe.stages_dir).is_absolute():
         recipe.stages_dir = str(path.resolve().parent / recipe.stages_dir)
     return recipe
+
+
+def _under(key: str, paths: list[str]) -> bool:
+    """Whether key path ``key`` is one of ``paths``, inside one (``a.b[0]`` is inside ``a.b``) or holds one."""
+    return any(key == p or key.startswith((f"{p}.", f"{p}[")) or p.startswith(f"{key}.") for p in paths)
+
+
+def _yaml_reason(error: yaml.YAMLError) -> str:
+    """A YAML error in one line: what is wrong and where (``line 3, column 5``)."""
+    mark = getattr(error, "problem_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    return f"{getattr(error, 'problem', None) or error}{where}".replace("\n", " ")

@@ -247,7 +247,8 @@ def prepare_folder(directory: str | Path, manifest: dict) -> Path:
     """Makes ``directory`` a shard folder for ``manifest``, or checks that it already is one for the same settings.
 
     A new or empty folder gets the manifest; an existing manifest must hold the same ``settings`` and ``frames``.
-    Temporary shard files a killed writer left behind are removed (one writer per folder at a time).
+    What a killed writer left half-written is removed by the next shard written
+    (:func:`handloop.zoo.fileio.atomic_path`).
 
     Raises:
         ValueError: naming both settings when the folder was made with others, or when it is not empty and holds
@@ -264,8 +265,6 @@ def prepare_folder(directory: str | Path, manifest: dict) -> Path:
         raise ValueError(f"{directory} is not empty and holds no {MANIFEST}: choose another --out")
     else:
         write_text(path, json.dumps(manifest, indent=2))
-    for stale in directory.glob(".tmp*.shard-*"):
-        stale.unlink()
     return directory
 
 

@@ -133,5 +133,6 @@ def test_eval_synth_shards_and_refuses_real_ones(tmp_path, monkeypatch, capsys):
     frames = [Frame(np.full((240, 320), 400, np.float32), msra, msra_pose().astype(np.float32), "msra21", 200.0,
                     np.array([160, 120, 400.0]))]
     _write_shard(tmp_path / "real", frames)
-    assert cli_main(["eval", "x", "--dataset", "synth", "--root", str(tmp_path / "real"), "--out", str(out)]) == 2
+    assert cli_main(["eval", "x", "--dataset", "synth", "--root", str(tmp_path / "real"),
+                     "--out", str(tmp_path / "r.txt")]) == 2
     assert "--dataset nyu, icvl or msra" in capsys.readouterr().err

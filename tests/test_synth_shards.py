@@ -22,7 +22,7 @@ def test_same_settings_same_bytes_and_other_settings_refused(tmp_path):
     assert a[0].read_bytes() != other[0].read_bytes()
     with pytest.raises(ValueError, match="other settings"):
         prepare_directory(SynthSettings(frames=8, seed=6, objects="mixed", shard_size=4), tmp_path / "a")
-    with pytest.raises(ValueError, match="unknown objects mode 'cups'"):
+    with pytest.raises(ValueError, match="objects: 'cups' is not one of"):
         SynthSettings(frames=8, seed=0, objects="cups")
 
 

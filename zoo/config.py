@@ -8,7 +8,18 @@ two CPU cores within a session. A :class:`LoopConfig` round-trips through a plai
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Annotated, Any
+
+from handloop.zoo.joints import JOINT_SETS
+from handloop.zoo.objects import OBJECTS
+from handloop.zoo.validate import ConfigError, OneOf, Range, check
+
+Count = Annotated[int, Range(1)]
+"""Type hint of a count, a size in pixels or a layer width: an integer of at least 1."""
+Positive = Annotated[float, Range(0, open_low=True)]
+"""Type hint of a length or a rate: a number greater than 0."""
+Fraction = Annotated[float, Range(0, 1, open_high=True)]
+"""Type hint of a dropout rate: a number in [0, 1)."""
 
 CROP_SIZE = 128
 """Side of the networks' input crop and of the synthesized image, pixels (the paper's 128 x 128): the default of
@@ -19,11 +30,11 @@ CROP_SIZE = 128
 class LocalizerConfig:
     """Localizer (Fig. 4): conv/pool stages, then FC layers with dropout, output 3 (offset in cube units)."""
 
-    filters: tuple[int, ...] = (8, 8, 8)
-    kernels: tuple[int, ...] = (5, 5, 3)
-    pools: tuple[int, ...] = (4, 2, 1)
-    dense: tuple[int, ...] = (1024, 1024)
-    dropout: float = 0.3
+    filters: tuple[Count, ...] = (8, 8, 8)
+    kernels: tuple[Count, ...] = (5, 5, 3)
+    pools: tuple[Count, ...] = (4, 2, 1)
+    dense: tuple[Count, ...] = (1024, 1024)
+    dropout: Fraction = 0.3
 
 
 @dataclasses.dataclass
@@ -38,31 +49,31 @@ class PredictorConfig:
         bottleneck: size of the pose embedding, mapped to 3J by the fixed PCA layer.
     """
 
-    stem: int = 32
-    stages: tuple[int, ...] = (64, 128, 256, 256)
-    blocks: int = 5
-    dense: tuple[int, ...] = (1024, 1024)
-    dropout: float = 0.3
-    bottleneck: int = 30
+    stem: Count = 32
+    stages: tuple[Count, ...] = (64, 128, 256, 256)
+    blocks: Count = 5
+    dense: tuple[Count, ...] = (1024, 1024)
+    dropout: Fraction = 0.3
+    bottleneck: Count = 30
 
 
 @dataclasses.dataclass
 class SynthesizerConfig:
     """Synthesizer (Fig. 6): FC layers to ``base x base x channels``, then [unpool x2, conv] stages, tanh head."""
 
-    dense: tuple[int, ...] = (1024, 2048, 2048, 2048)
-    base: int = 8
-    channels: int = 32
-    kernel: int = 5
+    dense: tuple[Count, ...] = (1024, 2048, 2048, 2048)
+    base: Count = 8
+    channels: Count = 32
+    kernel: Count = 5
 
 
 @dataclasses.dataclass
 class UpdaterConfig:
     """Updater (Fig. 7): strided convolutions on (input crop, synthesized crop), FC layers, linear 3J output."""
 
-    filters: tuple[int, ...] = (32, 32, 32, 32)
-    kernels: tuple[int, ...] = (5, 5, 3, 3)
-    dense: tuple[int, ...] = (1024, 1024)
+    filters: tuple[Count, ...] = (32, 32, 32, 32)
+    kernels: tuple[Count, ...] = (5, 5, 3, 3)
+    dense: tuple[Count, ...] = (1024, 1024)
 
 
 @dataclasses.dataclass
@@ -91,18 +102,18 @@ class LoopConfig:
             object predictor uses the localizer's light trunk with 24 outputs (8 box corners), as the paper does.
     """
 
-    size: str = "lite"
-    num_joints: int = 21
-    joint_set: str = "msra21"
-    iterations: int = 2
-    cube_mm: float = 300.0
-    crop: int = CROP_SIZE
-    height: int = 480
-    width: int = 640
-    reference_joint: int = 5
-    object: str | None = None
-    com_stride: int = 2
-    scene_cube_mm: float = 450.0
+    size: Annotated[str, OneOf(PRESETS)] = "lite"
+    num_joints: Count = 21
+    joint_set: Annotated[str, OneOf(JOINT_SETS)] = "msra21"
+    iterations: Annotated[int, Range(0)] = 2
+    cube_mm: Positive = 300.0
+    crop: Count = CROP_SIZE
+    height: Count = 480
+    width: Count = 640
+    reference_joint: Annotated[int, Range(0)] = 5
+    object: Annotated[str, OneOf(OBJECTS)] | None = None
+    com_stride: Count = 2
+    scene_cube_mm: Positive = 450.0
     localizer: LocalizerConfig = dataclasses.field(default_factory=LocalizerConfig)
     predictor: PredictorConfig = dataclasses.field(default_factory=PredictorConfig)
     synthesizer: SynthesizerConfig = dataclasses.field(default_factory=SynthesizerConfig)
@@ -120,27 +131,20 @@ class LoopConfig:
         """Builds a config from a dict; ``size`` picks the preset that missing network fields come from.
 
         Raises:
-            ValueError: naming unknown keys or an unknown size.
+            ConfigError: (a ValueError) listing every unknown key and wrong or out-of-range value
+                (:func:`handloop.zoo.validate.check`).
         """
-        values = dict(values)
-        size = values.get("size", "lite")
-        if size not in PRESETS:
-            raise ValueError(f"unknown loop size {size!r}: expected one of {sorted(PRESETS)}")
-        return _update(PRESETS[size](), values, "loop")
+        problems = check(cls, values)
+        if problems:
+            raise ConfigError("loop config", problems)
+        return _update(PRESETS[values.get("size", "lite")](), values)
 
 
-def _update(config, values: dict[str, Any], where: str):
-    """``config`` with ``values`` replaced; a dict for a field holding a config dataclass (a network's) updates
-    that dataclass in turn."""
-    if not isinstance(values, dict):
-        return values
-    values = {k: _update(getattr(config, k), v, k) if dataclasses.is_dataclass(getattr(config, k, None)) else v
-              for k, v in values.items()}
-    known = {f.name for f in dataclasses.fields(config)}
-    unknown = set(values) - known
-    if unknown:
-        raise ValueError(f"{where}: unknown keys {sorted(unknown)}; known: {sorted(known)}")
-    fixed = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+def _update(config, values: dict[str, Any]):
+    """``config`` with (checked) ``values`` replaced; a dict for a field holding a config dataclass (a network's)
+    updates that dataclass in turn."""
+    fixed = {k: _update(getattr(config, k), v or {}) if dataclasses.is_dataclass(getattr(config, k)) else
+             tuple(v) if isinstance(v, list) else v for k, v in values.items()}
     return dataclasses.replace(config, **fixed)
 
 

@@ -20,6 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--labels", help="ground-truth file in the same format (default: --published's labels)")
     parser.add_argument("--plot", metavar="PNG", help="draw the fraction-of-frames (max error) curves here")
     parser.add_argument("--json", action="store_true", help="print the rows as a JSON list instead of a table")
+    parser.add_argument("--force", action="store_true",
+                        help="replace the --plot PNG if already there (refused otherwise)")
 
 
 def compare(results: list[str], dataset: str, labels: str):
@@ -60,6 +62,9 @@ def plot_curves(errors: dict, path: str, title: str) -> None:
 
 
 def run(args: argparse.Namespace):
+    from handloop.zoo.fileio import refuse_existing
+
+    refuse_existing(args.plot, force=args.force)
     results, dataset, labels = list(args.results), args.dataset or args.published, args.labels
     if args.published:
         from handloop.zoo.published import fetch

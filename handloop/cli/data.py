@@ -32,6 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     show.add_argument("directory", help="shard folder")
     show.add_argument("--out", required=True, help="PNG to write")
     show.add_argument("--frames", type=int, default=12, help="number of frames to draw")
+    show.add_argument("--force", action="store_true", help="replace the PNG if already there (refused otherwise)")
     frames = sub.add_parser("frames", help="write frames of a shard folder as 16-bit depth PNGs (mm) with their "
                                            "cameras and true joints in frames.json, ready for handloop predict")
     frames.add_argument("directory", help="shard folder")
@@ -60,7 +61,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"wrote {path}")
     else:
         from handloop.recipes.synth.show import contact_sheet
+        from handloop.zoo.fileio import refuse_existing
 
+        refuse_existing(args.out, force=args.force)
         contact_sheet(args.directory, args.out, args.frames)
         print(f"wrote {args.out}")
     return 0

@@ -24,6 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, help="only the first N frames")
     parser.add_argument("--batch-size", type=int, default=16, help="frames per model call")
     parser.add_argument("--json", action="store_true", help="print the metrics as JSON instead of a table")
+    parser.add_argument("--force", action="store_true", help="replace the result and label files if already there")
 
 
 def to_joint_set(joints_xyz: np.ndarray, source: str, target: str) -> np.ndarray:
@@ -87,16 +88,18 @@ def predict_split(model, dataset: str, load_depth, count: int, joint_set: str, b
 
 def run(args: argparse.Namespace):
     import handloop
+    from handloop.zoo.fileio import refuse_existing
     from handloop.zoo.metrics import summarize
     from handloop.zoo.resultfile import evaluate_file, get_benchmark, write_results
 
     if args.batch_size < 1 or (args.limit is not None and args.limit < 1):
         raise ValueError(f"--batch-size and --limit must be at least 1, got {args.batch_size} and {args.limit}")
+    out = Path(args.out or f"{Path(args.name).stem}-{args.dataset}.txt")
+    refuse_existing(out, args.labels_out, force=args.force)
     benchmark = get_benchmark(args.dataset)
     load_depth, labels, joint_set = load_test_split(args.dataset, args.root, args.split, args.fold, args.limit)
     model = handloop.load(args.name)
     results = predict_split(model, args.dataset, load_depth, len(labels), joint_set, args.batch_size)
-    out = Path(args.out or f"{Path(args.name).stem}-{args.dataset}.txt")
     write_results(out, results)
     print(f"wrote {out}")
     if args.labels_out:

@@ -17,11 +17,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"default: the format's first ({offers})")
     parser.add_argument("--iterations", type=int, help="loop iterations N (default: the entry's)")
     parser.add_argument("--out", help="artefact path (default <entry>-n<N>-<precision><suffix> in the current folder)")
+    parser.add_argument("--force", action="store_true",
+                        help="replace an artefact (file or SavedModel folder) already there (refused otherwise)")
 
 
 def run(args: argparse.Namespace) -> int:
     from handloop.export.exporter import export
 
-    path = export(args.name, args.format, args.precision, args.iterations, args.out)
+    path = export(args.name, args.format, args.precision, args.iterations, args.out, force=args.force)
     print(f"wrote {path}")
     return 0

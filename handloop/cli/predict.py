@@ -18,14 +18,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--truth", metavar="JSON",
                         help="true joints: the frames.json of handloop data frames (or {\"joints_xyz\": [...]} in "
                              "camera mm); the overlay then draws them dashed and the error is printed")
+    parser.add_argument("--force", action="store_true",
+                        help="replace the --overlay PNG if already there (refused otherwise)")
 
 
 def run(args: argparse.Namespace):
     import handloop
     from handloop.zoo.camera import get_intrinsics
     from handloop.zoo.depthio import read_depth
+    from handloop.zoo.fileio import refuse_existing
     from handloop.zoo.joints import get_joint_set
 
+    refuse_existing(args.overlay, force=args.force)
     depth = read_depth(args.depth)
     model = handloop.load(args.name)
     camera = get_intrinsics(args.intrinsics, model.config.width, model.config.height)

@@ -34,14 +34,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from handloop.recipes.config import load_recipe
-    from handloop.recipes.train.run import (assemble, forget_stage, prepare_frames, stage_status, stages,
-                                             train_stage)
+    from handloop.recipes.train.run import (assemble, check_ready, forget_stage, prepare_frames, stage_status,
+                                             stages, train_stage)
 
     recipe = load_recipe(args.recipe, args.overrides)
     if args.workdir:
         recipe.workdir = args.workdir
-    frames = prepare_frames(recipe, "train")
     chosen = stages(recipe.model) if args.stage == "all" else (args.stage,)
+    check_ready(recipe, chosen)
+    frames = prepare_frames(recipe, "train")
     for stage in chosen if args.fresh else ():
         forget_stage(recipe, stage)
     for stage in chosen:

@@ -13,13 +13,17 @@ import dataclasses
 import multiprocessing
 from pathlib import Path
 
+from typing import Annotated
+
 import numpy as np
 from tqdm.auto import tqdm
 
 from handloop.recipes.records import encode_frame, prepare_folder, shard_path
 from handloop.zoo.camera import CAMERAS
+from handloop.zoo.config import Count, Positive
 from handloop.zoo.fileio import atomic_path
 from handloop.zoo.objects import OBJECTS, get_object
+from handloop.zoo.validate import ConfigError, OneOf, Range, check
 
 SUBJECTS_PER_SHARD = 5
 OBJECT_MODES = {
@@ -35,24 +39,23 @@ is a mode holding only it (the training data of a hand-object loop for that obje
 @dataclasses.dataclass(frozen=True)
 class SynthSettings:
     """What a shard folder holds: frame count, seed, object mode (:data:`OBJECT_MODES`), camera name, cube side
-    (mm) and frames per shard."""
+    (mm) and frames per shard.
 
-    frames: int
-    seed: int
-    objects: str = "none"
-    camera: str = "synth"
-    cube_mm: float = 300.0
-    shard_size: int = 250
+    Raises:
+        ConfigError: (a ValueError) listing the fields of wrong type or out of range.
+    """
+
+    frames: Count
+    seed: Annotated[int, Range(0)]
+    objects: Annotated[str, OneOf(OBJECT_MODES)] = "none"
+    camera: Annotated[str, OneOf(CAMERAS)] = "synth"
+    cube_mm: Positive = 300.0
+    shard_size: Count = 250
 
     def __post_init__(self):
-        if self.frames < 1:
-            raise ValueError(f"--frames must be at least 1, got {self.frames}")
-        if self.shard_size < 1:
-            raise ValueError(f"shard_size must be at least 1, got {self.shard_size}")
-        if self.objects not in OBJECT_MODES:
-            raise ValueError(f"unknown objects mode {self.objects!r}: expected one of {sorted(OBJECT_MODES)}")
-        if self.camera not in CAMERAS:
-            raise ValueError(f"unknown camera {self.camera!r}: expected one of {sorted(CAMERAS)}")
+        problems = check(type(self), dataclasses.asdict(self))
+        if problems:
+            raise ConfigError("synthetic data settings", problems)
 
     @property
     def shards(self) -> int:

@@ -41,6 +41,32 @@ def stages(config: LoopConfig) -> tuple[str, ...]:
     return network_names(config)
 
 
+def check_ready(recipe: Recipe, chosen: tuple[str, ...]) -> None:
+    """Checks, before anything is generated or trained, that ``recipe`` can train stages ``chosen`` and, when they
+    are all of its loop's, assemble the entry: each is a network of the loop with a config under ``stages``, and
+    each shard folder read (``train``, ``val`` when set, ``test`` for the entry) holds a manifest or is generated.
+
+    Raises:
+        ConfigError: (a ValueError) one line per problem.
+    """
+    from handloop.recipes.records import MANIFEST
+    from handloop.zoo.validate import ConfigError
+
+    loop = stages(recipe.model)
+    problems = [(f"stages.{stage}", f"missing: {stage} is a network of this loop, which trains {list(loop)}")
+                for stage in chosen if stage in loop and stage not in recipe.stages]
+    problems += [("--stage", f"{stage!r} is not a network of this loop, which trains {list(loop)}")
+                 for stage in chosen if stage not in loop]
+    splits = ("train", "val", "test") if set(loop) <= set(chosen) else ("train", "val")
+    for split in splits:
+        folder = getattr(recipe.data, split)
+        if folder and split not in (recipe.data.generate or {}) and not (Path(folder) / MANIFEST).is_file():
+            generated = "" if recipe.data.generate is None else f" and data.generate has no {split!r} entry"
+            problems.append((f"data.{split}", f"{folder} holds no shards ({MANIFEST}){generated}"))
+    if problems:
+        raise ConfigError(f"recipe {recipe.name}", problems)
+
+
 def prepare_frames(recipe: Recipe, split: str) -> tf.data.Dataset | None:
     """Parsed frames of the recipe's ``train`` (windowed and shuffled, for the training pipeline; the validation
     split is made ready too), ``val`` or ``test`` (whole frames, cached) shard folder, generating synthetic shards
