@@ -8,6 +8,7 @@ two CPU cores within a session. A :class:`LoopConfig` round-trips through a plai
 from __future__ import annotations
 
 import dataclasses
+import numbers
 from typing import Any
 
 CROP_SIZE = 128
@@ -110,6 +111,23 @@ class LoopConfig:
     object_localizer: LocalizerConfig = dataclasses.field(default_factory=LocalizerConfig)
     object_predictor: LocalizerConfig = dataclasses.field(default_factory=LocalizerConfig)
     object_updater: UpdaterConfig = dataclasses.field(default_factory=UpdaterConfig)
+
+    def __post_init__(self):
+        """Checks the whole numbers a loop is built from (every constructor, ``replace`` and ``from_dict`` runs it).
+
+        Raises:
+            ValueError: naming the field when ``iterations`` is not a whole number >= 0, ``num_joints``, ``crop``,
+                ``height``, ``width`` or ``com_stride`` not one >= 1, or a cube side not a positive number.
+        """
+        for field, least in (("iterations", 0), ("num_joints", 1), ("crop", 1), ("height", 1), ("width", 1),
+                             ("com_stride", 1)):
+            value = getattr(self, field)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < least:
+                raise ValueError(f"loop {field} must be a whole number >= {least}, got {value!r}")
+        for field in ("cube_mm", "scene_cube_mm"):
+            value = getattr(self, field)
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < float("inf"):
+                raise ValueError(f"loop {field} must be a positive number of mm, got {value!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """A plain, JSON/YAML-ready dict of every field."""

@@ -11,7 +11,8 @@ HELP = "estimate the hand pose in a depth file (.png, NYU .png, .npy in mm, MSRA
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", help="zoo entry name or path to an entry's .json card")
     parser.add_argument("depth", help="depth file")
-    parser.add_argument("--intrinsics", default="synth", help="nyu, icvl, msra, synth or FX,FY,CX,CY (default synth)")
+    parser.add_argument("--intrinsics", default="synth",
+                        help="nyu, icvl, msra, synth or FX,FY,CX,CY (default synth); nyu also reads NYU's 3-channel PNGs")
     parser.add_argument("--json", action="store_true", help="print joints as JSON")
     parser.add_argument("--overlay", metavar="PNG", help="draw the joints on the depth image")
 
@@ -20,10 +21,14 @@ def run(args: argparse.Namespace):
     import handloop
     from handloop.zoo.depthio import read_depth
     from handloop.zoo.joints import get_joint_set
+    from handloop.zoo.preprocess import NoHandError
 
-    depth = read_depth(args.depth)
+    depth = read_depth(args.depth, nyu_rgb=args.intrinsics.strip().lower() == "nyu")
     model = handloop.load(args.name)
-    result = model.predict(depth, args.intrinsics)
+    try:
+        result = model.predict(depth, args.intrinsics)
+    except NoHandError as error:
+        raise NoHandError(error.reason, args.depth) from None
     if args.overlay:
         from handloop.zoo.overlays import draw_prediction
 
