@@ -283,7 +283,12 @@ def prepare_folder(directory: str | Path, manifest: dict) -> Path:
 
 
 def list_shards(directory: str | Path) -> list[Path]:
-    """The complete shards of a folder, in order; raises ValueError naming the missing ones."""
+    """The complete shards of a folder, in order.
+
+    Raises:
+        ValueError: naming the missing shards, a truncated one (:func:`check_shard`), or one holding fewer records
+            than the manifest's ``frames`` and ``settings.shard_size`` give it (cut at a record's end).
+    """
     manifest = read_manifest(directory)
     count = manifest["shards"]
     paths = [shard_path(directory, i, count) for i in range(count)]
@@ -291,14 +296,48 @@ def list_shards(directory: str | Path) -> list[Path]:
     if missing:
         raise ValueError(f"{directory} is incomplete: {len(missing)} of {count} shards missing (e.g. {missing[0]}); "
                          "run the generation or conversion again to resume it")
+    frames, size = manifest["frames"], (manifest.get("settings") or {}).get("shard_size")
+    counts = [check_shard(path) for path in paths]
+    for index, (path, found) in enumerate(zip(paths, counts)):
+        if size and found != min(size, frames - index * size):
+            raise shard_error(path, f"{found} records, the manifest gives it {min(size, frames - index * size)}")
+    if sum(counts) != frames:
+        raise ValueError(f"{directory}: its shards hold {sum(counts)} records, the manifest says {frames} frames: "
+                         "a shard is truncated or corrupt")
     return paths
+
+
+def shard_error(path: Path, detail: str) -> ValueError:
+    """The one-line error for a truncated or corrupt shard ``path``."""
+    return ValueError(f"{path}: truncated or corrupt shard ({detail}); remove it and run the generation or "
+                      "conversion again to rewrite it")
+
+
+def check_shard(path: Path) -> int:
+    """Walks a TFRecord shard's record frames (8-byte length, 4-byte CRC, the data, 4-byte CRC) by their lengths,
+    without reading the data, and returns the number of records. TensorFlow reads a shard cut inside a record as if
+    it ended before that record, silently dropping frames; this catches it.
+
+    Raises:
+        ValueError: naming the shard when a record runs past the end of the file.
+    """
+    size, offset, count = path.stat().st_size, 0, 0
+    with open(path, "rb") as handle:
+        while offset < size:
+            handle.seek(offset)
+            header = handle.read(8)
+            offset += 16 + int.from_bytes(header, "little") if len(header) == 8 else size + 1
+            if offset > size:
+                raise shard_error(path, f"record {count + 1} runs past the end of the file")
+            count += 1
+    return count
 
 
 def read_records(directory: str | Path, limit: int | None = None) -> Iterator[bytes]:
     """Yields the serialised records of a complete shard folder in order, the first ``limit`` (all when None).
 
     Raises:
-        ValueError: naming the shard when one is truncated or corrupt (a failed record checksum).
+        ValueError: naming the shard when one is truncated (:func:`check_shard`) or corrupt (a failed checksum).
     """
     import tensorflow as tf
 
@@ -312,8 +351,7 @@ def read_records(directory: str | Path, limit: int | None = None) -> Iterator[by
                 count += 1
                 yield record.numpy()
         except tf.errors.DataLossError as error:
-            raise ValueError(f"{shard}: truncated or corrupt shard ({error.message.splitlines()[0]}); remove it and "
-                             "run the generation or conversion again to rewrite it") from None
+            raise shard_error(shard, error.message.splitlines()[0]) from None
 
 
 def corrupt_shard_error(directories, error) -> ValueError:
