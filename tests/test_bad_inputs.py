@@ -294,8 +294,8 @@ def shard_folder(folder, frames=6):
 
     from handloop.recipes.records import Frame, encode_frame, prepare_folder, shard_path
 
-    manifest = {"source": "test", "settings": {"shard_size": frames}, "shards": 1, "frames": frames, "frame_size": [480, 640],
-                "num_joints": 21, "joint_set": "msra21"}
+    manifest = {"source": "test", "settings": {"shard_size": frames}, "shards": 1, "frames": frames,
+                "frame_size": [480, 640], "num_joints": 21, "joint_set": "msra21"}
     prepare_folder(folder, manifest)
     camera = CAMERAS["synth"]
     with tf.io.TFRecordWriter(str(shard_path(folder, 0, 1))) as writer:

@@ -94,8 +94,8 @@ DEFAULT_CAMERA = "synth"
 """The camera :meth:`HandPoseModel.predict` assumes when given none: the synthetic training data's (NYU's sensor,
 y down, 640x480); an entry of another frame size needs its camera named."""
 
-PREDICTION_OUTPUTS = ("joints_xyz", "joints_uvd", "iterations_xyz", "iterations_uvd", "center_uvd", "crop", "synth", "object_rotation", "object_translation", "corners_xyz", "corners_uvd",
-                      "iterations_corners_xyz")
+PREDICTION_OUTPUTS = ("joints_xyz", "joints_uvd", "iterations_xyz", "iterations_uvd", "center_uvd", "crop", "synth",
+                      "object_rotation", "object_translation", "corners_xyz", "corners_uvd", "iterations_corners_xyz")
 """The loop outputs :meth:`HandPoseModel.predict` reads into a :class:`Prediction`."""
 
 

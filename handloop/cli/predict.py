@@ -12,7 +12,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", help="zoo entry name or path to an entry's .json card")
     parser.add_argument("depth", help="depth file")
     parser.add_argument("--intrinsics", default="synth",
-                        help="nyu, icvl, msra, synth or FX,FY,CX,CY (default synth); nyu also reads NYU's 3-channel PNGs")
+                        help="nyu, icvl, msra, synth or FX,FY,CX,CY (default synth); with nyu, NYU's 3-channel PNGs are "
+                             "read as depth")
     parser.add_argument("--json", action="store_true", help="print joints as JSON")
     parser.add_argument("--overlay", metavar="PNG", help="draw the joints on the depth image")
 
