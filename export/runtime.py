@@ -19,7 +19,7 @@ class ExportedModel(HandPoseModel):
     max_batch = 1
 
     def __init__(self, path: Path, metadata: dict):
-        self.path, self.metadata = path, metadata
+        self.path, self.metadata, self.source = path, metadata, str(path)
         self.config = LoopConfig.from_dict(metadata["config"])
         self.name = metadata["entry"]
 
@@ -43,13 +43,15 @@ class SavedModelRunner(ExportedModel):
 
     @classmethod
     def open(cls, path, threads=None):
+        import tensorflow as tf
+
         card = path / f"{meta.KEY}.json"
         if not card.is_file():
             raise ValueError(f"{path}: not a handloop SavedModel export (no {card.name})")
         metadata = meta.loads(card.read_bytes(), str(card))
         try:
             return cls(path, metadata)
-        except (OSError, ValueError) as error:
+        except (OSError, ValueError, tf.errors.OpError) as error:  # OpError: DataLossError of corrupt variables
             raise ValueError(f"{path}: the SavedModel cannot be loaded ({str(error).splitlines()[0]})") from None
 
     def run_graph(self, depth, intrinsics):

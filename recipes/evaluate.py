@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from handloop.recipes.records import decode_frame, list_shards
+from handloop.recipes.records import decode_frame, read_records
 from handloop.zoo.metrics import fraction_within, joint_errors, mean_error
 
 
 def read_frames(directory, limit: int | None = None) -> list:
-    """The first ``limit`` frames (all when None) of a shard folder, as :class:`handloop.recipes.records.Frame` objects."""
-    import tensorflow as tf
-
-    records = tf.data.TFRecordDataset([str(p) for p in list_shards(directory)])
-    if limit:
-        records = records.take(limit)
-    return [decode_frame(r.numpy()) for r in records]
+    """The first ``limit`` frames (all when None) of a shard folder, as :class:`handloop.recipes.records.Frame` objects;
+    ValueError naming a truncated or corrupt shard (:func:`handloop.recipes.records.read_records`)."""
+    return [decode_frame(r) for r in read_records(directory, limit)]
 
 
 def iteration_errors(model, frames: list) -> tuple[np.ndarray, list]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -231,16 +232,28 @@ def shard_path(directory: str | Path, index: int, count: int) -> Path:
     return Path(directory) / SHARD_PATTERN.format(index=index, count=count)
 
 
+MANIFEST_KEYS = ("frames", "shards", "frame_size", "num_joints")
+"""What every manifest holds: frame count, shard count, frame size (H, W) in pixels, joints per frame."""
+
+
 def read_manifest(directory: str | Path) -> dict:
     """Reads a shard folder's manifest (settings, frame size, joint count).
 
     Raises:
         FileNotFoundError: naming the folder when it holds no manifest.
+        ValueError: naming the manifest when it is not JSON or lacks one of :data:`MANIFEST_KEYS`.
     """
     path = Path(directory) / MANIFEST
     if not path.is_file():
         raise FileNotFoundError(f"{directory} holds no {MANIFEST}: not a handloop shard folder")
-    return json.loads(path.read_text())
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError) as error:
+        raise ValueError(f"{path}: corrupt manifest, not JSON ({error})") from None
+    missing = [k for k in MANIFEST_KEYS if not isinstance(manifest, dict) or k not in manifest]
+    if missing:
+        raise ValueError(f"{path}: corrupt manifest, it lacks {missing}")
+    return manifest
 
 
 def prepare_folder(directory: str | Path, manifest: dict) -> Path:
@@ -257,7 +270,7 @@ def prepare_folder(directory: str | Path, manifest: dict) -> Path:
     directory = Path(directory)
     path = directory / MANIFEST
     if path.is_file():
-        existing = json.loads(path.read_text())
+        existing = read_manifest(directory)
         if existing.get("settings") != manifest["settings"] or existing.get("frames") != manifest["frames"]:
             raise ValueError(f"{directory} holds frames made with other settings {existing.get('settings')}; "
                              f"refusing to mix in {manifest['settings']}: choose another --out")
@@ -269,7 +282,12 @@ def prepare_folder(directory: str | Path, manifest: dict) -> Path:
 
 
 def list_shards(directory: str | Path) -> list[Path]:
-    """The complete shards of a folder, in order; raises ValueError naming the missing ones."""
+    """The complete shards of a folder, in order.
+
+    Raises:
+        ValueError: naming the missing shards, a truncated one (:func:`check_shard`), or one holding fewer records
+            than the manifest's ``frames`` and ``settings.shard_size`` give it (cut at a record's end).
+    """
     manifest = read_manifest(directory)
     count = manifest["shards"]
     paths = [shard_path(directory, i, count) for i in range(count)]
@@ -277,7 +295,74 @@ def list_shards(directory: str | Path) -> list[Path]:
     if missing:
         raise ValueError(f"{directory} is incomplete: {len(missing)} of {count} shards missing (e.g. {missing[0]}); "
                          "run the generation or conversion again to resume it")
+    frames, size = manifest["frames"], (manifest.get("settings") or {}).get("shard_size")
+    counts = [check_shard(path) for path in paths]
+    for index, (path, found) in enumerate(zip(paths, counts)):
+        if size and found != min(size, frames - index * size):
+            raise shard_error(path, f"{found} records, the manifest gives it {min(size, frames - index * size)}")
+    if sum(counts) != frames:
+        raise ValueError(f"{directory}: its shards hold {sum(counts)} records, the manifest says {frames} frames: "
+                         "a shard is truncated or corrupt")
     return paths
+
+
+def shard_error(path: Path, detail: str) -> ValueError:
+    """The one-line error for a truncated or corrupt shard ``path``."""
+    return ValueError(f"{path}: truncated or corrupt shard ({detail}); remove it and run the generation or "
+                      "conversion again to rewrite it")
+
+
+def check_shard(path: Path) -> int:
+    """Walks a TFRecord shard's record frames (8-byte length, 4-byte CRC, the data, 4-byte CRC) by their lengths,
+    without reading the data, and returns the number of records. TensorFlow reads a shard cut inside a record as if
+    it ended before that record, silently dropping frames; this catches it.
+
+    Raises:
+        ValueError: naming the shard when a record runs past the end of the file.
+    """
+    size, offset, count = path.stat().st_size, 0, 0
+    with open(path, "rb") as handle:
+        while offset < size:
+            handle.seek(offset)
+            header = handle.read(8)
+            offset += 16 + int.from_bytes(header, "little") if len(header) == 8 else size + 1
+            if offset > size:
+                raise shard_error(path, f"record {count + 1} runs past the end of the file")
+            count += 1
+    return count
+
+
+def read_records(directory: str | Path, limit: int | None = None) -> Iterator[bytes]:
+    """Yields the serialised records of a complete shard folder in order, the first ``limit`` (all when None).
+
+    Raises:
+        ValueError: naming the shard when one is truncated (:func:`check_shard`) or corrupt (a failed checksum).
+    """
+    import tensorflow as tf
+
+    shards = list_shards(directory)
+    count = 0
+    for shard in shards:
+        try:
+            for record in tf.data.TFRecordDataset(str(shard)):
+                if count == limit:
+                    return
+                count += 1
+                yield record.numpy()
+        except tf.errors.DataLossError as error:
+            raise shard_error(shard, error.message.splitlines()[0]) from None
+
+
+def corrupt_shard_error(directories, error) -> ValueError:
+    """The one-line error for ``error``, a DataLossError a tf.data pipeline over the shard folders ``directories``
+    raised without saying which shard: reads them through :func:`read_records` to name it."""
+    for directory in directories:
+        try:
+            for _ in read_records(directory):
+                pass
+        except ValueError as named:
+            return named
+    return ValueError(f"a shard of {', '.join(map(str, directories))} is corrupt ({error.message.splitlines()[0]})")
 
 
 def frames_dataset(directory: str | Path, windowed: bool = False, shuffle_buffer: int = 0, seed: int = 0):

@@ -216,3 +216,21 @@ def test_int8_quantizes_the_networks_but_keeps_the_localizer_float():
                     if "_conv" in tensor["name"]}
     assert {np.dtype(d) for n, d in conv_outputs.items() if "localizer" in n} == {np.dtype(np.float32)}
     assert np.dtype(np.int8) in {np.dtype(d) for n, d in conv_outputs.items() if "predictor" in n}
+
+
+@pytest.mark.parametrize("fmt, suffix", [("savedmodel", "_savedmodel"), ("tflite", ".tflite"), ("onnx", ".onnx")])
+def test_corrupt_weights_never_give_a_pose(card, tmp_path, fmt, suffix):
+    """4 KB of an artefact's weights overwritten with 0xFF (NaN as float32), or a SavedModel's variables with a
+    flipped byte: a one-line ValueError naming the artefact, at load or at predict, never NaN joints."""
+    path = export.export(str(card), fmt, out=tmp_path / f"tiny{suffix}")
+    target = path / "variables" / "variables.data-00000-of-00001" if fmt == "savedmodel" else path
+    data = bytearray(target.read_bytes())
+    middle = len(data) // 2
+    if fmt == "savedmodel":
+        data[middle] ^= 0x01
+    else:
+        data[middle:middle + 4096] = b"\xff" * 4096
+    target.write_bytes(bytes(data))
+    message = "cannot be loaded|not a (readable )?handloop|non-finite output from"
+    with pytest.raises(ValueError, match=f"{path}.*({message})"):
+        export.load(path).predict(hand_frames(), INTRINSICS)

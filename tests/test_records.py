@@ -68,7 +68,7 @@ def test_objects_table_and_errors(tmp_path):
         get_object("mug")
     with pytest.raises(FileNotFoundError, match="manifest.json"):
         read_manifest(tmp_path)
-    (tmp_path / "manifest.json").write_text('{"shards": 2}')
+    (tmp_path / "manifest.json").write_text('{"shards": 2, "frames": 4, "frame_size": [480, 640], "num_joints": 21}')
     with pytest.raises(ValueError, match="2 of 2 shards missing"):
         list_shards(tmp_path)
 

@@ -6,9 +6,9 @@ import dataclasses
 
 import numpy as np
 
-from handloop.zoo.camera import Intrinsics, get_intrinsics
+from handloop.zoo.camera import get_intrinsics
 from handloop.zoo.config import LoopConfig
-from handloop.zoo.preprocess import DEPTH_MAX_MM, DEPTH_MIN_MM, NoHandError, validate_depth
+from handloop.zoo.preprocess import check_hand, validate_depth
 
 
 @dataclasses.dataclass
@@ -62,26 +62,40 @@ class Prediction:
         return result
 
 
-def check_frames(depth_mm, config: LoopConfig) -> np.ndarray:
-    """Validates one ``(H, W)`` frame or a ``(B, H, W)`` batch in mm; returns ``(B, H, W)`` float32.
+def frame_batch(depth_mm, config: LoopConfig) -> np.ndarray:
+    """One ``(H, W)`` frame or a ``(B, H, W)`` batch (a trailing channel of 1 allowed) as a ``(B, H, W)`` array,
+    without copying an array passed in; the pixels are checked chunk by chunk as they are predicted.
 
     Raises:
-        ValueError: a wrong shape or NaN / negative depth, naming the frame.
+        ValueError: a shape other than the entry's frame size, or an empty batch.
     """
     depth = np.asarray(depth_mm)
-    if depth.ndim == 4 and depth.shape[-1] == 1:
+    if depth.ndim in (3, 4) and depth.shape[-1] == 1 and depth.shape[-2:] != (config.height, config.width):
         depth = depth[..., 0]
     if depth.ndim == 2:
         depth = depth[None]
     if depth.ndim != 3 or depth.shape[1:] != (config.height, config.width):
         raise ValueError(f"expected depth frames of shape ({config.height}, {config.width}) or a batch of them, "
                          f"got {np.shape(depth_mm)}")
-    return np.stack([validate_depth(d, f"depth frame {i}") for i, d in enumerate(depth)])
+    if not len(depth):
+        raise ValueError("no depth frames given: the batch is empty")
+    return depth
 
 
-PREDICTION_OUTPUTS = ("joints_xyz", "joints_uvd", "iterations_xyz", "iterations_uvd", "hand_found", "center_uvd",
-                      "crop", "synth", "object_rotation", "object_translation", "corners_xyz", "corners_uvd",
-                      "iterations_corners_xyz")
+def check_finite(outputs: dict[str, np.ndarray], source: str) -> None:
+    """Raises ValueError naming ``source`` (the weights or artefact) when a loop output holds NaN or infinity, as a
+    corrupt file gives: a non-finite pose is never returned."""
+    bad = sorted(k for k, v in outputs.items() if v.dtype.kind == "f" and not np.isfinite(v).all())
+    if bad:
+        raise ValueError(f"non-finite output from {source} ({', '.join(bad)}): the file is likely corrupt")
+
+
+DEFAULT_CAMERA = "synth"
+"""The camera :meth:`HandPoseModel.predict` assumes when given none: the synthetic training data's (NYU's sensor,
+y down, 640x480); an entry of another frame size needs its camera named."""
+
+PREDICTION_OUTPUTS = ("joints_xyz", "joints_uvd", "iterations_xyz", "iterations_uvd", "center_uvd", "crop", "synth",
+                      "object_rotation", "object_translation", "corners_xyz", "corners_uvd", "iterations_corners_xyz")
 """The loop outputs :meth:`HandPoseModel.predict` reads into a :class:`Prediction`."""
 
 
@@ -91,46 +105,58 @@ class HandPoseModel:
     max_batch: int | None = None
     """Largest batch one graph call takes (None: any); exported artefacts are built for batch 1."""
 
-    def __init__(self, model, config: LoopConfig, name: str):
+    def __init__(self, model, config: LoopConfig, name: str, source: str | None = None):
+        """``source``: the weights file, for errors (default: the entry's name)."""
         import tensorflow as tf
 
         self.model, self.config, self.name = model, config, name
+        self.source = source or f"zoo entry {name!r}"
         self._call = tf.function(lambda inputs: model(inputs, training=False), reduce_retracing=True)
 
     def run_graph(self, depth: np.ndarray, intrinsics: np.ndarray) -> dict[str, np.ndarray]:
         """One graph call: ``(B, H, W, 1)`` depth mm and ``(B, 4)`` intrinsics -> the loop's outputs as arrays."""
         return {k: np.asarray(v) for k, v in self._call({"depth": depth, "intrinsics": intrinsics}).items()}
 
-    def predict(self, depth_mm, intrinsics: str | Intrinsics = "synth", batch_size: int = 16) -> Prediction:
+    def predict(self, depth_mm, intrinsics=None, batch_size: int = 16) -> Prediction:
         """Estimates the hand pose in one frame ``(H, W)`` or a batch ``(B, H, W)`` of depth in mm (0 = missing).
 
+        The batch is checked, stacked and run ``batch_size`` frames at a time, so memory stays at the input plus one
+        chunk whatever the batch's length.
+
         Args:
-            intrinsics: the camera: a name (``nyu``, ``icvl``, ``msra``, ``synth``), ``"FX,FY,CX,CY"`` or
-                :class:`handloop.zoo.camera.Intrinsics`.
-            batch_size: frames per graph call.
+            intrinsics: the camera: a name (``nyu``, ``icvl``, ``msra``, ``synth``), ``"FX,FY,CX,CY"`` or a tuple
+                of those four numbers in pixels, a :class:`handloop.zoo.camera.Intrinsics`, or None for
+                :data:`DEFAULT_CAMERA`; checked against the entry's frame size
+                (:func:`handloop.zoo.camera.validate_intrinsics`).
+            batch_size: frames per graph call, at least 1.
         Returns:
             :class:`Prediction` (without the batch axis when one 2-D frame went in): the loop graph's own outputs,
             its 3D in the camera's y convention.
         Raises:
-            ValueError: a wrong shape or NaN / negative depth, naming the frame.
-            NoHandError: naming the first frame in which the loop's detection found no depth where a hand can be.
+            ValueError: a wrong shape, an empty batch, NaN / negative depth (naming the frame), a camera that does not
+                fit, a ``batch_size`` below 1, or non-finite outputs (naming the weights or artefact: corrupt).
+            NoHandError: naming the first frame without a hand-sized blob (:func:`handloop.zoo.preprocess.check_hand`).
         """
-        single = np.ndim(depth_mm) == 2
-        camera = get_intrinsics(intrinsics, self.config.width, self.config.height)
-        frames = check_frames(depth_mm, self.config)
-        batch_size = min(batch_size, self.max_batch or batch_size)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError(f"batch_size must be a whole number of frames, at least 1, got {batch_size!r}")
+        camera = get_intrinsics(DEFAULT_CAMERA if intrinsics is None else intrinsics, self.config.width,
+                                self.config.height)
+        depth_mm = np.asarray(depth_mm)
+        frames, single = frame_batch(depth_mm, self.config), depth_mm.ndim == 2
+        step = min(batch_size, self.max_batch or batch_size)
         outputs = []
-        for start in range(0, len(frames), batch_size):
-            chunk = frames[start:start + batch_size]
+        for start in range(0, len(frames), step):
+            chunk = np.stack([validate_depth(d, f"depth frame {start + i}")
+                              for i, d in enumerate(frames[start:start + step])])
+            for i, depth in enumerate(chunk):
+                check_hand(depth, camera, self.config.com_stride, f"depth frame {start + i}")
             out = self.run_graph(chunk[..., None], np.tile(camera.as_array(), (len(chunk), 1)))
             # keep what a Prediction holds: the full-frame images of a hand-object loop (``rendered``, ``merged``,
             # 2.4 MB per frame and iteration) would fill the memory on a long sequence
-            outputs.append({k: v for k, v in out.items() if k in PREDICTION_OUTPUTS})
+            out = {k: v for k, v in out.items() if k in PREDICTION_OUTPUTS}
+            check_finite(out, self.source)
+            outputs.append(out)
         out = {k: np.concatenate([o[k] for o in outputs]) for k in outputs[0]}
-        missing = np.flatnonzero(out["hand_found"] == 0)
-        if len(missing):
-            raise NoHandError(f"no hand found in depth frame {missing[0]}: no pixel between {DEPTH_MIN_MM:g} and "
-                              f"{DEPTH_MAX_MM:g} mm")
         axes = camera.axes  # the graph's OpenCV axes -> the camera's y convention
         result = Prediction(
             joints_xyz=out["joints_xyz"] @ axes, joints_uvd=out["joints_uvd"],

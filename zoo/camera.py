@@ -67,30 +67,53 @@ CAMERAS: dict[str, Intrinsics] = {
 """Intrinsics of each dataset (docs/method.md section 6); ``synth`` is NYU's sensor with OpenCV's y-down axes."""
 
 
-def get_intrinsics(spec: str | Intrinsics, width: int = 640, height: int = 480) -> Intrinsics:
-    """Resolves a camera name (``nyu``, ``icvl``, ``msra``, ``synth``) or ``"FX,FY,CX,CY"`` to :class:`Intrinsics`.
+def get_intrinsics(spec, width: int = 640, height: int = 480) -> Intrinsics:
+    """Resolves a camera for frames of ``width x height`` pixels and checks it (:func:`validate_intrinsics`).
 
     Args:
-        spec: a known name, four comma-separated numbers in pixels, or an :class:`Intrinsics` (returned as is).
-        width, height: frame size for a custom camera, in pixels.
+        spec: a known name (``nyu``, ``icvl``, ``msra``, ``synth``), ``"FX,FY,CX,CY"`` or a tuple/list of these
+            four numbers in pixels (a ``custom`` camera, y down, of the frame's size), or an :class:`Intrinsics`.
+        width, height: the frame size in pixels.
     Raises:
-        ValueError: naming the spec when it is neither a known camera nor four positive numbers.
+        ValueError: naming the spec when it is none of these, or the camera does not fit (see
+            :func:`validate_intrinsics`).
     """
     if isinstance(spec, Intrinsics):
-        return spec
-    key = spec.strip().lower()
-    if key in CAMERAS:
-        return CAMERAS[key]
-    parts = key.split(",")
+        return validate_intrinsics(spec, width, height)
+    if isinstance(spec, str) and spec.strip().lower() in CAMERAS:
+        return validate_intrinsics(CAMERAS[spec.strip().lower()], width, height)
+    parts = spec.split(",") if isinstance(spec, str) else spec
     try:
         values = [float(p) for p in parts]
-    except ValueError:
+    except (TypeError, ValueError):
         values = []
-    if len(values) != 4 or not all(np.isfinite(values)) or values[0] <= 0 or values[1] <= 0:
-        raise ValueError(
-            f"unknown camera {spec!r}: expected one of {sorted(CAMERAS)} or 'FX,FY,CX,CY' with positive focal lengths"
-        )
-    return Intrinsics("custom", *values, width=width, height=height, y_up=False)
+    if len(values) != 4:
+        raise ValueError(f"unknown camera {spec!r}: expected one of {sorted(CAMERAS)}, 'FX,FY,CX,CY' or four numbers "
+                         "in pixels")
+    return validate_intrinsics(Intrinsics("custom", *values, width=width, height=height, y_up=False), width, height)
+
+
+def validate_intrinsics(camera: Intrinsics, width: int, height: int) -> Intrinsics:
+    """Checks that ``camera`` can project frames of ``width x height`` pixels; returns it.
+
+    Raises:
+        ValueError: naming the camera when fx, fy, cx or cy (pixels) is not a finite number, a focal length is not
+            positive, the principal point lies outside the frame, or the camera's frame size is not the frame's.
+    """
+    try:
+        fx, fy, cx, cy = (float(v) for v in (camera.fx, camera.fy, camera.cx, camera.cy))
+    except (TypeError, ValueError):
+        fx = fy = cx = cy = float("nan")
+    label = f"camera {camera.name!r} (fx, fy, cx, cy = {camera.fx}, {camera.fy}, {camera.cx}, {camera.cy} px)"
+    if not np.all(np.isfinite([fx, fy, cx, cy])):
+        raise ValueError(f"{label}: every value must be a finite number of pixels")
+    if fx <= 0 or fy <= 0:
+        raise ValueError(f"{label}: the focal lengths must be positive")
+    if (camera.width, camera.height) != (width, height):
+        raise ValueError(f"{label} takes {camera.width}x{camera.height} frames, got {width}x{height} frames")
+    if not (0 <= cx <= width and 0 <= cy <= height):
+        raise ValueError(f"{label}: the principal point lies outside the {width}x{height} frame")
+    return camera
 
 
 def _split(xp: Any, values: Any, intrinsics: Any):

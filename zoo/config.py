@@ -122,6 +122,17 @@ class LoopConfig:
     object_predictor: LocalizerConfig = dataclasses.field(default_factory=LocalizerConfig)
     object_updater: UpdaterConfig = dataclasses.field(default_factory=UpdaterConfig)
 
+    def __post_init__(self):
+        """Checks every field against its type hint (every constructor, ``replace`` and ``from_dict`` runs it), so
+        no loop is built from, say, ``iterations=-1``.
+
+        Raises:
+            ConfigError: (a ValueError) listing each wrong or out-of-range field.
+        """
+        problems = check(type(self), self.to_dict())
+        if problems:
+            raise ConfigError("loop config", problems)
+
     def to_dict(self) -> dict[str, Any]:
         """A plain, JSON/YAML-ready dict of every field."""
         return dataclasses.asdict(self)

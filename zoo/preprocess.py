@@ -29,8 +29,22 @@ INVALID_DEPTH_MM = 32001.0
 """Value some tools write for pixels without depth."""
 
 
+HAND_SLAB_MM = 150.0
+"""Depth of the slab a hand is measured in, mm: the pixels of a blob within this of its nearest pixel."""
+HAND_AREA_MM2 = (1000.0, 150_000.0)
+"""Surface area in mm^2 a hand's slab may have: more than two fingers' worth, less than 0.15 m^2 (a hand with its
+forearm seen side-on is about 0.04 m^2; a wall facing the camera at 1 m and filling a 640x480 frame is 0.9 m^2)."""
+EDGE_MM = 50.0
+"""Depth step between neighbouring pixels, mm, that separates two surfaces (a hand from the wall behind it)."""
+
+
 class NoHandError(ValueError):
-    """Raised when a depth frame holds no pixel where a hand could be."""
+    """Raised when a depth frame holds no hand-sized blob in the depth range a hand is searched in
+    (:func:`check_hand`); ``reason`` says what was found, the message also where."""
+
+    def __init__(self, reason: str, where: str = "the depth frame"):
+        super().__init__(f"no hand found in {where}: {reason}")
+        self.reason = reason
 
 
 def validate_depth(depth: np.ndarray, name: str = "depth frame") -> np.ndarray:
@@ -51,6 +65,48 @@ def validate_depth(depth: np.ndarray, name: str = "depth frame") -> np.ndarray:
     if (depth < 0).any():
         raise ValueError(f"{name} has negative depth values; depth must be in mm with 0 for missing")
     return depth
+
+
+def check_hand(depth: np.ndarray, intrinsics: Intrinsics, stride: int = 1, where: str = "the depth frame") -> None:
+    """Raises :class:`NoHandError` unless ``depth`` holds a hand-sized blob in ``(DEPTH_MIN_MM, DEPTH_MAX_MM)``.
+
+    The pixels in that range are split into blobs (connected components, 8-neighbours) wherever neighbouring depth
+    steps by more than :data:`EDGE_MM`; a blob's slab is its pixels within :data:`HAND_SLAB_MM` of its nearest one,
+    and its area is the sum of its pixels' footprints ``(d / fx) (d / fy)`` mm^2. A hand is a blob whose slab area
+    lies in :data:`HAND_AREA_MM2`: a few stray pixels are too small, a wall or table filling the view too large, while
+    a hand in front of either, or with its forearm reaching into one, keeps a slab of its own.
+
+    Args:
+        depth: ``(H, W)`` depth in mm, 0 where missing.
+        intrinsics: the frame's camera.
+        stride: read every ``stride``-th row and column (pixels), as the loop's detection does.
+        where: the frame, for the error message.
+    """
+    depth = np.asarray(depth, np.float32)[::stride, ::stride]
+    valid = (depth > DEPTH_MIN_MM) & (depth < DEPTH_MAX_MM)
+    if not valid.any():
+        hint = "; is it in metres? depth must be in mm" if 0 < depth.max() <= DEPTH_MIN_MM else ""
+        raise NoHandError(f"no depth between {DEPTH_MIN_MM:g} and {DEPTH_MAX_MM:g} mm{hint}", where)
+    cross = ndimage.generate_binary_structure(2, 1)
+    above = ndimage.maximum_filter(np.where(valid, depth, -np.inf), footprint=cross) - depth
+    below = depth - ndimage.minimum_filter(np.where(valid, depth, np.inf), footprint=cross)
+    edge = (above > EDGE_MM) | (below > EDGE_MM)  # a pixel beside a step to another surface
+    labels, count = ndimage.label(valid & ~edge, structure=np.ones((3, 3)))
+    if count:
+        index = np.arange(1, count + 1)
+        nearest = np.concatenate([[0.0], ndimage.minimum(depth, labels, index)])
+        footprint = (depth * stride) ** 2 / (intrinsics.fx * intrinsics.fy)
+        slab = (labels > 0) & (depth < nearest[labels] + HAND_SLAB_MM)
+        areas = ndimage.sum(footprint * slab, labels, index)
+        if ((areas >= HAND_AREA_MM2[0]) & (areas <= HAND_AREA_MM2[1])).any():
+            return
+        largest = areas.max()
+    else:
+        largest = 0.0
+    size = "too small" if largest < HAND_AREA_MM2[0] else "too large"
+    raise NoHandError(f"no hand-sized blob between {DEPTH_MIN_MM:g} and {DEPTH_MAX_MM:g} mm (the largest is "
+                      f"{largest / 100:.0f} cm^2, {size}: a hand is {HAND_AREA_MM2[0] / 100:g}-"
+                      f"{HAND_AREA_MM2[1] / 100:g} cm^2)", where)
 
 
 def center_of_mass(
@@ -81,7 +137,7 @@ def center_of_mass(
     depth = validate_depth(depth)[::stride, ::stride]
     valid = (depth > dmin) & (depth < dmax)
     if not valid.any():
-        raise NoHandError(f"no hand found: no depth pixel between {dmin:g} and {dmax:g} mm")
+        raise NoHandError(f"no depth between {dmin:g} and {dmax:g} mm")
     mask = valid & (depth < depth[valid].min() + cube)
     vs, us = np.nonzero(mask)
     com = np.array([us.mean() * stride, vs.mean() * stride, depth[mask].mean()])

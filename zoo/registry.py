@@ -104,7 +104,7 @@ def load(name_or_path: str | Path, iterations: int | None = None):
 
     entry = find_entry(name_or_path)
     loop, config = build_loop(entry, iterations)
-    return HandPoseModel(loop, config, entry.name)
+    return HandPoseModel(loop, config, entry.name, str(entry.weights))
 
 
 def copy_float16(source: Path, target: Path) -> None:

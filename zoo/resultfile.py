@@ -55,15 +55,19 @@ def read_rows(path: str | Path, columns: int, named: bool = False, first_line: i
     Raises:
         FileNotFoundError: naming ``what`` and the path.
         ValueError: naming the file and line of a wrong field count, a value that is not a finite number, or a
-            blank line where none may be.
+            blank line where none may be; naming the file when it is not text (a binary file).
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{what} not found: {path}")
     skip = int(named)
     names, rows = [], []
-    with open(path) as handle:
-        for number, line in enumerate(handle, 1):
+    with open(path, encoding="utf-8") as handle:
+        try:
+            lines = list(enumerate(handle, 1))
+        except UnicodeDecodeError:
+            raise ValueError(f"{path}: not a text file; expected a {what} of numbers, one frame per line") from None
+        for number, line in lines:
             fields = line.split()
             if number < first_line or (not fields and blank_lines):
                 continue
@@ -82,6 +86,12 @@ def read_rows(path: str | Path, columns: int, named: bool = False, first_line: i
     return names, np.asarray(rows, np.float64).reshape(len(rows), columns)
 
 
+DEPTH_RANGE_MM = (10.0, 5000.0)
+"""Depth a joint of a result or label file may have, mm: within a depth camera's reach."""
+PIXEL_LIMIT = 10_000.0
+"""Largest ``|u|`` or ``|v|`` a joint may have, pixels: far outside any frame, but not a fill value like -1e9."""
+
+
 def read_results(path: str | Path, num_joints: int, what: str = "result file") -> np.ndarray:
     """Reads a result file (or labels in the same format: ``what="label file"``) into ``(F, num_joints, 3)``
     float64 (u, v in pixels, d in mm).
@@ -89,12 +99,24 @@ def read_results(path: str | Path, num_joints: int, what: str = "result file") -
     Raises:
         FileNotFoundError: naming ``what`` and the path when the file does not exist.
         ValueError: naming the file and line for an empty file, a blank line, a wrong field count (3 per joint),
-            or a value that is not a finite number.
+            a value that is not a finite number, or an implausible row: all zeros (a frame the method skipped),
+            a depth outside :data:`DEPTH_RANGE_MM` or a pixel coordinate beyond :data:`PIXEL_LIMIT`; naming the
+            file when it is not text.
     """
     _, rows = read_rows(path, 3 * num_joints, blank_lines=False, what=what)
     if not len(rows):
         raise ValueError(f"{path}: the {what} is empty")
-    return rows.reshape(len(rows), num_joints, 3)
+    joints = rows.reshape(len(rows), num_joints, 3)
+    low, high = DEPTH_RANGE_MM
+    problems = ((~joints.any((1, 2)), "all zeros (a skipped frame?)"),
+                (((joints[..., 2] < low) | (joints[..., 2] > high)).any(1),
+                 f"a depth outside {low:g}-{high:g} mm (d is the third value of each joint, in mm)"),
+                ((np.abs(joints[..., :2]) > PIXEL_LIMIT).any((1, 2)), f"a pixel coordinate beyond +-{PIXEL_LIMIT:g}"))
+    bad = np.flatnonzero(np.any([flags for flags, _ in problems], 0))
+    if len(bad):  # blank lines are refused above, so row i is line i + 1
+        problem = next(text for flags, text in problems if flags[bad[0]])
+        raise ValueError(f"{path}:{bad[0] + 1}: implausible row: {problem}")
+    return joints
 
 
 def write_results(path: str | Path, joints_uvd: np.ndarray) -> None:

@@ -12,7 +12,9 @@ HELP = "estimate the hand pose in a depth file (.png, NYU .png, .npy in mm, MSRA
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", help="zoo entry name or path to an entry's .json card")
     parser.add_argument("depth", help="depth file")
-    parser.add_argument("--intrinsics", default="synth", help="nyu, icvl, msra, synth or FX,FY,CX,CY (default synth)")
+    parser.add_argument("--intrinsics", default="synth",
+                        help="nyu, icvl, msra, synth or FX,FY,CX,CY (default synth); with nyu, NYU's 3-channel PNGs are "
+                             "read as depth")
     parser.add_argument("--json", action="store_true", help="print joints as JSON")
     parser.add_argument("--overlay", metavar="PNG", help="draw the joints on the depth image")
     parser.add_argument("--truth", metavar="JSON",
@@ -28,9 +30,10 @@ def run(args: argparse.Namespace):
     from handloop.zoo.depthio import read_depth
     from handloop.zoo.fileio import refuse_existing
     from handloop.zoo.joints import get_joint_set
+    from handloop.zoo.preprocess import NoHandError
 
     refuse_existing(args.overlay, force=args.force)
-    depth = read_depth(args.depth)
+    depth = read_depth(args.depth, nyu_rgb=args.intrinsics.strip().lower() == "nyu")
     model = handloop.load(args.name)
     camera = get_intrinsics(args.intrinsics, model.config.width, model.config.height)
     truth = None
@@ -39,7 +42,10 @@ def run(args: argparse.Namespace):
         from handloop.zoo.metrics import joint_errors
 
         truth = read_truth(args.truth, args.depth, model.config.joint_set)
-    result = model.predict(depth, camera)
+    try:
+        result = model.predict(depth, camera)
+    except NoHandError as error:
+        raise NoHandError(error.reason, args.depth) from None
     if truth is not None:
         errors = joint_errors(result.joints_xyz[None], truth[None])[0]
     if args.overlay:

@@ -47,12 +47,14 @@ class DatasetReader:
         camera: a key of :data:`handloop.zoo.camera.CAMERAS`.
         joint_set: the dataset's evaluated joint order (:mod:`handloop.zoo.joints`).
         splits: the split names :meth:`entries` accepts.
+        nyu_rgb: the depth files are NYU's 8-bit RGB PNGs (mm = G * 256 + B, :func:`handloop.zoo.depthio.read_depth`).
     """
 
     name: str
     camera: str
     joint_set: str
     splits: tuple[str, ...] = ("train", "test")
+    nyu_rgb: bool = False
 
     def __init__(self, root: str | Path):
         """``root``: the dataset's top folder; FileNotFoundError when it does not exist."""
@@ -102,7 +104,7 @@ class DatasetReader:
             ValueError: naming the file when it is unreadable, truncated or not of the camera's frame size.
         """
         cam = self.intrinsics
-        depth = read_depth(entry.depth_path)
+        depth = read_depth(entry.depth_path, self.nyu_rgb)
         if depth.shape != (cam.height, cam.width):
             raise ValueError(f"{entry.depth_path}: {depth.shape[1]}x{depth.shape[0]} pixels, but {self.name} frames "
                              f"are {cam.width}x{cam.height}")

@@ -28,6 +28,7 @@ class NyuReader(DatasetReader):
     name = "nyu"
     camera = "nyu"
     joint_set = "nyu14"
+    nyu_rgb = True
 
     def _entries(self, split: str) -> list[Entry]:
         folder = self.root / split

@@ -6,7 +6,8 @@ import math
 
 import numpy as np
 
-from handloop.recipes.records import Frame, decode_frame, list_shards
+from handloop.recipes.evaluate import read_frames
+from handloop.recipes.records import Frame
 from handloop.zoo.joints import get_joint_set
 
 MARGIN_PX = 20
@@ -33,7 +34,7 @@ def contact_sheet(directory: str, out: str, count: int = 12) -> None:
     """Draws the first ``count`` frames of ``directory`` with their joints into the PNG ``out``.
 
     Raises:
-        ValueError: when ``count`` is below 1 or the folder is incomplete.
+        ValueError: when ``count`` is below 1, the folder is incomplete or a shard is corrupt.
     """
     if count < 1:
         raise ValueError(f"--frames must be at least 1, got {count}")
@@ -41,12 +42,10 @@ def contact_sheet(directory: str, out: str, count: int = 12) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import tensorflow as tf
 
     from handloop.zoo.draw import draw_pose, save_figure
 
-    records = tf.data.TFRecordDataset([str(p) for p in list_shards(directory)]).take(count)
-    frames = [decode_frame(r.numpy()) for r in records]
+    frames = read_frames(directory, count)
     cols = min(4, len(frames))
     rows = math.ceil(len(frames) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 3 * rows), squeeze=False)

@@ -25,7 +25,7 @@ import pandas as pd
 import tensorflow as tf
 
 from handloop.recipes.config import Recipe
-from handloop.recipes.records import frames_dataset
+from handloop.recipes.records import corrupt_shard_error, frames_dataset
 from handloop.recipes.train import tasks
 from handloop.recipes.train.registry import task_class
 from handloop.recipes.train.trainer import FitResult, fit
@@ -239,7 +239,8 @@ def train_stage(recipe: Recipe, stage: str, frames: tf.data.Dataset, strategy=No
     (:func:`handloop.recipes.train.trainer.fit`).
 
     Raises:
-        ValueError: for a stage to continue whose checkpoints are gone, or a run folder made with other settings.
+        ValueError: for a stage to continue whose checkpoints are gone, a run folder made with other settings, or a
+            truncated or corrupt shard of the training or validation frames (naming it).
     """
     config = recipe.model
     if stage not in stages(config):
@@ -255,12 +256,15 @@ def train_stage(recipe: Recipe, stage: str, frames: tf.data.Dataset, strategy=No
                          f"but its checkpoints are not in {recipe.run_dir / stage} to continue from: pass --fresh to "
                          "retrain it, or --workdir with the run that trained it")
     _check_run_folder(recipe, stage)
-    if stage == "synthesizer":
-        return finish_stage(recipe, stage, _train_synthesizer(recipe, frames, config, strategy, progress,
-                                                              checkpoint_seconds))
-    task = _task(recipe, stage, frames, config)
-    result = fit(task, settings, recipe.run_dir / stage, strategy, progress=progress,
-                 checkpoint_seconds=checkpoint_seconds)
+    try:
+        if stage == "synthesizer":
+            return finish_stage(recipe, stage, _train_synthesizer(recipe, frames, config, strategy, progress,
+                                                                  checkpoint_seconds))
+        task = _task(recipe, stage, frames, config)
+        result = fit(task, settings, recipe.run_dir / stage, strategy, progress=progress,
+                     checkpoint_seconds=checkpoint_seconds)
+    except tf.errors.DataLossError as error:  # tf.data does not say which shard: find it
+        raise corrupt_shard_error([d for d in (recipe.data.train, recipe.data.val) if d], error) from None
     if isinstance(task, tasks.LocalizerTask) and recipe.data.val:
         with atomic_path(recipe.finished_dir / tasks.LOCALIZER_ERRORS) as tmp, open(tmp, "wb") as handle:
             np.save(handle, task.center_errors_mm(result.model))
