@@ -277,9 +277,9 @@ def _split_across_replicas(strategy: tf.distribute.Strategy, batch: dict, worker
     Returns:
         ``batch`` itself for one replica, else per-replica values of equal slices.
     """
-    count = len(strategy.extended.worker_devices)
     if strategy.num_replicas_in_sync == 1:
         return batch
+    count = len(strategy.extended.worker_devices)
     return strategy.experimental_distribute_values_from_function(
         lambda context: tf.nest.map_structure(
             lambda t: tf.split(t, count)[context.replica_id_in_sync_group - worker * count], batch))
