@@ -23,6 +23,10 @@ NonNegative = Annotated[float, Range(0)]
 SPLITS = ("train", "val", "test")
 """The data splits a recipe names (:class:`DataConfig`)."""
 
+STRATEGIES = ("auto", "default", "mirrored", "multiworker")
+"""The ``tf.distribute`` strategies a recipe's ``distribute`` (or ``handloop train --strategy``) names
+(:func:`handloop.recipes.train.distribute.resolve`)."""
+
 RECIPES_DIR = Path(__file__).resolve().parent
 """Where the shipped ``*.yaml`` recipes live."""
 
@@ -112,6 +116,9 @@ class Recipe:
         stages_dir: folder of the finished stages' weights (float16) and cards; a relative path is relative to the
             recipe's file (None: ``<run_dir>/stages``). The shipped recipes keep theirs beside them so finished
             stages are committed and a fresh clone continues at the first unfinished stage.
+        distribute: the ``tf.distribute`` strategy (:data:`STRATEGIES`; ``handloop train --strategy`` wins):
+            ``auto`` is ``multiworker`` when ``TF_CONFIG`` names a cluster, ``mirrored`` on several local GPUs and
+            ``default`` (one device) otherwise; the global batch splits across the replicas.
     """
 
     name: str
@@ -122,6 +129,7 @@ class Recipe:
     seed: Annotated[int, Range(0)] = 0
     workdir: str | None = None
     stages_dir: str | None = None
+    distribute: Annotated[str, OneOf(STRATEGIES)] = "auto"
 
     def stage(self, name: str) -> StageConfig:
         """The config of stage ``name``; ValueError naming the recipe's stages otherwise."""

@@ -175,8 +175,10 @@ def training_dataset(frames: tf.data.Dataset, config: AugmentConfig, batch_size:
     batches ahead: cropping a frame alone keeps its depth in cache and never pads windows to a common size. Each decoded frame
     gives ``config.views_per_frame`` crops with their own augmentation (decoding costs about twice a crop: three
     views gave 2.3x the crops per second of one here, enough for the light localizer-trunk networks). Frame ``n``
-    of the stream (counting over epochs) draws its views' augmentation from the stateless seed ``(seed, n)``; example ``m``
-    carries ``seed`` ``(2,)`` = ``(seed + 1, m)``, its own stateless seed for tasks that draw random numbers.
+    of the stream (counting over epochs; a worker's part of the frames numbers them by their ``position``,
+    :func:`handloop.recipes.records.frames_dataset`) draws its views' augmentation from the stateless seed
+    ``(seed, n)``; example ``m`` carries ``seed`` ``(2,)`` = ``(seed + 1, m)``, its own stateless seed for tasks that
+    draw random numbers.
     ``center_errors`` moves the hand crops' centres as the localizer would (see :func:`augment`).
     """
     seed, views = tf.cast(seed, tf.int64), config.views_per_frame
@@ -195,7 +197,12 @@ def training_dataset(frames: tf.data.Dataset, config: AugmentConfig, batch_size:
         out["seed"] = tf.stack([tf.fill([views], seed + 1), examples], -1)
         return out
 
-    return (tf.data.Dataset.zip(tf.data.Dataset.counter(), frames.repeat())
+    if "position" in frames.element_spec:  # one worker's part of the frames, numbered in the whole stream
+        numbered = frames.repeat().map(lambda frame: (frame["position"], {
+            key: value for key, value in frame.items() if key != "position"}))
+    else:
+        numbered = tf.data.Dataset.zip(tf.data.Dataset.counter(), frames.repeat())
+    return (numbered
             .map(crop, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
             .unbatch()
             .batch(batch_size, drop_remainder=True)

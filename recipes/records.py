@@ -27,7 +27,7 @@ import numpy as np
 from PIL import Image
 
 from handloop.zoo.camera import Intrinsics, tf_xyz_to_uvd
-from handloop.zoo.fileio import write_text
+from handloop.zoo.fileio import TEMP_PREFIX, write_text
 
 SHARD_PATTERN = "shard-{index:05d}-of-{count:05d}.tfrecord"
 MANIFEST = "manifest.json"
@@ -261,7 +261,8 @@ def prepare_folder(directory: str | Path, manifest: dict) -> Path:
 
     A new or empty folder gets the manifest; an existing manifest must hold the same ``settings`` and ``frames``.
     What a killed writer left half-written is removed by the next shard written
-    (:func:`handloop.zoo.fileio.atomic_path`).
+    (:func:`handloop.zoo.fileio.atomic_path`). Several writers (hosts sharing the folder) may prepare it at once:
+    each writes the same manifest atomically, and a folder holding only writers' temporary folders counts as empty.
 
     Raises:
         ValueError: naming both settings when the folder was made with others, or when it is not empty and holds
@@ -274,7 +275,7 @@ def prepare_folder(directory: str | Path, manifest: dict) -> Path:
         if existing.get("settings") != manifest["settings"] or existing.get("frames") != manifest["frames"]:
             raise ValueError(f"{directory} holds frames made with other settings {existing.get('settings')}; "
                              f"refusing to mix in {manifest['settings']}: choose another --out")
-    elif directory.exists() and any(directory.iterdir()):
+    elif directory.exists() and any(not entry.name.startswith(TEMP_PREFIX) for entry in directory.iterdir()):
         raise ValueError(f"{directory} is not empty and holds no {MANIFEST}: choose another --out")
     else:
         write_text(path, json.dumps(manifest, indent=2))
@@ -365,7 +366,13 @@ def corrupt_shard_error(directories, error) -> ValueError:
     return ValueError(f"a shard of {', '.join(map(str, directories))} is corrupt ({error.message.splitlines()[0]})")
 
 
-def frames_dataset(directory: str | Path, windowed: bool = False, shuffle_buffer: int = 0, seed: int = 0):
+FILES_PER_WORKER = 4
+"""A worker of a multi-worker run reads its own shard files when each gets at least this many; with fewer, every
+worker reads the whole (identically shuffled) record stream and parses every ``count``-th record."""
+
+
+def frames_dataset(directory: str | Path, windowed: bool = False, shuffle_buffer: int = 0, seed: int = 0,
+                   part: tuple[int, int] = (0, 1)):
     """A tf.data.Dataset of parsed frames (:func:`parse_example`, whole or ``windowed``) of a complete shard
     folder: once, in order; or, with ``shuffle_buffer``, endlessly in a seeded order.
 
@@ -375,12 +382,24 @@ def frames_dataset(directory: str | Path, windowed: bool = False, shuffle_buffer
     iterators), so a resumed iterator carries on exactly; the records are parsed after the shuffle, so a training
     checkpoint, which stores the current block, holds compressed records (about 24 KB per synthetic frame), not
     decoded frames.
+
+    ``part`` ``(index, count)``: with ``count`` above 1, only worker ``index``'s part of the frames, each carrying
+    ``position`` (int64), a number unique across the workers' streams: with :data:`FILES_PER_WORKER` shard files
+    per worker or more, the worker reads every ``count``-th file (from ``index``) and its ``n``-th frame has position
+    ``n * count + index``; else it takes every ``count``-th record (from ``index``) of the stream a single worker
+    reads, whose position is its place in that stream.
     """
     import tensorflow as tf
 
     manifest = read_manifest(directory)
     files = [str(p) for p in list_shards(directory)]
     height, width = manifest["frame_size"]
+    index, count = part
+    if not 0 <= index < count:
+        raise ValueError(f"input part {index} of {count} does not exist")
+    by_files = count > 1 and len(files) >= FILES_PER_WORKER * count
+    if by_files:
+        files = files[index::count]
     if shuffle_buffer:
         seed = tf.constant(seed, tf.int64)
 
@@ -396,5 +415,14 @@ def frames_dataset(directory: str | Path, windowed: bool = False, shuffle_buffer
         records = tf.data.Dataset.zip(tf.data.Dataset.counter(), blocks).map(permute).unbatch()
     else:
         records = tf.data.TFRecordDataset(files)
-    return records.map(lambda s: parse_example(s, manifest["num_joints"], height, width, windowed),
-                       num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+    def parse(serialized):
+        return parse_example(serialized, manifest["num_joints"], height, width, windowed)
+
+    if count == 1:
+        return records.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    numbered = tf.data.Dataset.zip(tf.data.Dataset.counter(), records)
+    numbered = (numbered.map(lambda n, record: (n * count + index, record)) if by_files
+                else numbered.shard(count, index))
+    return numbered.map(lambda position, record: {**parse(record), "position": position},
+                        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

@@ -2,6 +2,7 @@
 are private folders no planted link redirects, and a killed write's leftovers go with the next write."""
 
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -71,13 +72,13 @@ def test_planted_links_at_temporary_names_are_not_followed(kind, tmp_path, monke
     target = tmp_path / "out" / "result.png"
     target.parent.mkdir()
     planted = [target.with_name(f".tmp{os.getpid()}.{target.name}"),  # the old, predictable name
-               target.parent / f"{TEMP_PREFIX}{os.getpid()}-planted"]  # the name mkdtemp is made to draw first
+               target.parent / f"{TEMP_PREFIX}{os.getpid()}@{socket.gethostname()}-planted"]  # the name mkdtemp is made to draw first
     for link in planted:
         link.symlink_to(victim / "data" if kind == "file" else victim)
     names = iter(["planted", "fresh123"])
     monkeypatch.setattr(tempfile, "_get_candidate_names", lambda: names)
     with atomic_path(target) as tmp:
-        assert tmp.parent.name == f"{TEMP_PREFIX}{os.getpid()}-fresh123" and not tmp.parent.is_symlink()
+        assert tmp.parent.name == f"{TEMP_PREFIX}{os.getpid()}@{socket.gethostname()}-fresh123" and not tmp.parent.is_symlink()
         if kind == "file":
             tmp.write_text("new")
         else:
@@ -105,11 +106,14 @@ with atomic_path({str(tmp_path / 'a.txt')!r}) as tmp:
     (tmp_path / "elsewhere" / "keep").write_text("precious")
     live = tmp_path / f"{TEMP_PREFIX}{os.getpid()}-live"  # a write still running in this process
     live.mkdir()
+    elsewhere = tmp_path / f"{TEMP_PREFIX}{killed_pid(leftovers[0])}@another-host-x1"  # its pid means nothing here
+    elsewhere.mkdir()
     write_text(tmp_path / "b.txt", "whole")
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["b.txt", dead_link.name, live.name, "elsewhere"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["b.txt", dead_link.name, live.name, elsewhere.name,
+                                                                  "elsewhere"])
     assert (tmp_path / "elsewhere" / "keep").read_text() == "precious"
 
 
 def killed_pid(leftover) -> int:
-    """The process id in a temporary folder's name ``.handloop-tmp-<pid>-<random>``."""
-    return int(leftover.name[len(TEMP_PREFIX):].split("-")[0])
+    """The process id in a temporary folder's name ``.handloop-tmp-<pid>@<host>-<random>``."""
+    return int(leftover.name[len(TEMP_PREFIX):].split("@")[0])

@@ -4,7 +4,8 @@ unasked.
 Every writer in handloop (shards, checkpoints, weights, exported artefacts, figures, result files) writes into a
 private temporary folder beside the target (``tempfile.mkdtemp``: an unpredictable name, created exclusively,
 readable by its owner only, so no planted link is ever followed) and renames the result into place only when
-complete. The folders that killed runs left behind are removed by the next write to the same folder. A command's
+complete. The folders that killed runs left behind are removed by the next write to the same folder from the same
+host (their names hold the writer's process id and host, so hosts sharing a folder never remove each other's). A command's
 output named by the user is refused when it already exists, unless ``--force`` (:func:`refuse_existing`).
 """
 
@@ -14,12 +15,14 @@ import contextlib
 import hashlib
 import os
 import shutil
+import socket
 import tempfile
 from pathlib import Path
 from typing import Iterator
 
 TEMP_PREFIX = ".handloop-tmp-"
-"""Start of the name of every temporary folder :func:`atomic_path` makes: ``.handloop-tmp-<pid>-<random>``."""
+"""Start of the name of every temporary folder :func:`atomic_path` makes: ``.handloop-tmp-<pid>@<host>-<random>``
+(``.handloop-tmp-<pid>-<random>`` from earlier versions)."""
 
 
 @contextlib.contextmanager
@@ -34,7 +37,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(path.parent)
-    private = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", dir=path.parent))
+    private = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}@{socket.gethostname()}-", dir=path.parent))
     try:
         tmp = private / path.name
         yield tmp
@@ -46,13 +49,14 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
 
 def remove_stale_temporaries(folder: str | os.PathLike) -> None:
-    """Removes the temporary folders of :func:`atomic_path` in ``folder`` whose process is no longer running (a
-    killed write's leftovers); only real directories named ``.handloop-tmp-<pid>-...``, never through a link."""
+    """Removes the temporary folders of :func:`atomic_path` in ``folder`` made on this host by a process no longer
+    running (a killed write's leftovers); only real directories named ``.handloop-tmp-<pid>[@<host>]-...``, never
+    through a link."""
     with os.scandir(folder) as entries:
         for entry in entries:
-            pid = entry.name[len(TEMP_PREFIX):].split("-")[0]
-            if entry.name.startswith(TEMP_PREFIX) and pid.isdigit() and entry.is_dir(follow_symlinks=False) \
-                    and not _running(int(pid)):
+            pid, _, host = entry.name[len(TEMP_PREFIX):].rpartition("-")[0].partition("@")
+            if entry.name.startswith(TEMP_PREFIX) and pid.isdigit() and host in ("", socket.gethostname()) \
+                    and entry.is_dir(follow_symlinks=False) and not _running(int(pid)):
                 shutil.rmtree(entry.path, ignore_errors=True)
 
 

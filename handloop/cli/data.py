@@ -21,6 +21,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     synth.add_argument("--seed", type=int, default=0, help="seed; a different seed gives unseen subjects")
     synth.add_argument("--workers", type=int, default=1, help="processes rendering shards in parallel")
     synth.add_argument("--shard-size", type=int, default=250, help="frames per shard")
+    synth.add_argument("--shards", metavar="I:J",
+                       help="render only shards I to J-1 of the data set (hosts sharing --out each render a part; "
+                            "the bytes are those of a whole run)")
+    synth.add_argument("--worker", type=int, metavar="K",
+                       help="render only every N-th shard from the K-th (0-based), with --workers-total N")
+    synth.add_argument("--workers-total", type=int, metavar="N", help="number of hosts splitting the data set")
     convert = sub.add_parser("convert", help="convert NYU, ICVL or MSRA15 on disk into TFRecord shards")
     convert.add_argument("dataset", choices=["nyu", "icvl", "msra"], help="dataset the root folder holds")
     convert.add_argument("--root", required=True, help="dataset folder")
@@ -42,11 +48,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.action == "synth":
-        from handloop.recipes.synth.generate import SynthSettings, generate
+        from handloop.recipes.synth.generate import SynthSettings, generate, part_shards
 
         settings = SynthSettings(frames=args.frames, seed=args.seed, objects=args.objects, shard_size=args.shard_size)
-        paths = generate(settings, args.out, workers=args.workers)
-        print(f"{args.frames} frames in {len(paths)} shards under {args.out}")
+        only = part_shards(settings, args.shards, args.worker, args.workers_total)
+        paths = generate(settings, args.out, workers=args.workers, only=only)
+        frames = sum(settings.shard_frames(i) for i in only)
+        print(f"{frames} frames in {len(paths)} of {settings.shards} shards under {args.out}")
     elif args.action == "convert":
         from handloop.recipes.datasets import open_dataset
         from handloop.recipes.datasets.convert import ConvertSettings, convert

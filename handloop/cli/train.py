@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from handloop.recipes.config import STRATEGIES
 from handloop.zoo.networks import NETWORKS
 
 HELP = "train a zoo entry from its recipe (YAML path or shipped name), stage by stage"
@@ -29,11 +30,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fresh", action="store_true",
                         help="retrain the chosen stage(s) from scratch: remove their checkpoints and finished weights "
                              "first (without it, finished stages are skipped and interrupted ones resume)")
+    parser.add_argument("--strategy", choices=STRATEGIES,
+                        help="tf.distribute strategy (default: the recipe's distribute, else auto): auto is "
+                             "multiworker when TF_CONFIG names a cluster, mirrored on several local GPUs, default (one "
+                             "device) otherwise; mirrored splits each global batch across this machine's GPUs; "
+                             "multiworker runs one copy of this command per machine, each given its TF_CONFIG, and "
+                             "splits the batch and the data across them (docs/distributed.md)")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
 def run(args: argparse.Namespace) -> int:
     from handloop.recipes.config import load_recipe
+    from handloop.recipes.train.distribute import barrier, is_chief, make_strategy
     from handloop.recipes.train.run import (assemble, check_ready, forget_stage, prepare_frames, stage_status,
                                              stages, train_stage)
 
@@ -42,18 +50,22 @@ def run(args: argparse.Namespace) -> int:
         recipe.workdir = args.workdir
     chosen = stages(recipe.model) if args.stage == "all" else (args.stage,)
     check_ready(recipe, chosen)
-    frames = prepare_frames(recipe, "train")
-    for stage in chosen if args.fresh else ():
+    strategy = make_strategy(args.strategy or recipe.distribute)  # before any other TensorFlow op
+    chief = is_chief(strategy)
+    frames = prepare_frames(recipe, "train", strategy)
+    for stage in chosen if args.fresh and chief else ():
         forget_stage(recipe, stage)
+    barrier(strategy)
     for stage in chosen:
         status, done = stage_status(recipe, stage)
-        if status == "extend":
+        if status == "extend" and chief:
             print(f"{stage}: finished after {done} epochs, continuing to {recipe.stage(stage).epochs}",
                   file=sys.stderr)
-        path = train_stage(recipe, stage, frames, progress=not args.no_progress,
+        path = train_stage(recipe, stage, frames, strategy, progress=not args.no_progress,
                            checkpoint_seconds=args.checkpoint_every)
-        print(f"{stage}: {'finished earlier, skipped' if status == 'finished' else 'trained'}: {path}")
-    if args.stage == "all":
+        if chief:
+            print(f"{stage}: {'finished earlier, skipped' if status == 'finished' else 'trained'}: {path}")
+    if args.stage == "all" and chief:
         entry, table = assemble(recipe, args.entry_dir, args.test_frames)
         print(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
         print(f"zoo entry: {entry.weights.parent / (entry.name + '.json')}")

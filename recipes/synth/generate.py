@@ -2,7 +2,10 @@
 
 Shard ``i`` draws everything from ``numpy.random.default_rng([seed, i])``, so the bytes of a shard depend only on
 the settings and its index, never on the worker count or on an earlier interruption. Each shard is written under
-a temporary name and renamed when complete; a rerun skips the shards that exist. Each shard holds
+a temporary name and renamed when complete; a rerun skips the shards that exist. A generation can render only some
+shards (``handloop data synth --shards I:J`` or ``--worker K --workers-total N``): hosts sharing one folder each
+write their part, every one the same manifest, and the folder is complete once every shard file is there. Each
+shard holds
 ``SUBJECTS_PER_SHARD`` subjects, drawn from the same seed, so two seeds give disjoint subjects (a test set of
 unseen people).
 """
@@ -139,11 +142,39 @@ def _shard_job(job):
     return write_shard(settings, Path(directory), index)
 
 
-def generate(settings: SynthSettings, directory: str | Path, workers: int = 1, progress: bool = True) -> list[Path]:
-    """Writes every missing shard of ``settings`` into ``directory``; returns all shard paths in order.
+def part_shards(settings: SynthSettings, shards: str | None = None, worker: int | None = None,
+                workers_total: int | None = None) -> range:
+    """The shard indices one host renders: ``shards`` ``"I:J"`` (shards I to J-1), or every ``workers_total``-th
+    shard from ``worker`` (0-based), or all of them when neither is given.
 
-    ``workers`` processes render shards in parallel; the bytes written do not depend on it. Temporary files a
-    killed run left behind are removed first (one generator per folder at a time).
+    Raises:
+        ValueError: one line naming the bad option.
+    """
+    count = settings.shards
+    if shards is not None and worker is not None:
+        raise ValueError("give either --shards or --worker/--workers-total, not both")
+    if shards is not None:
+        first, colon, end = shards.partition(":")
+        if not (colon and first.isdigit() and end.isdigit() and int(first) < int(end) <= count):
+            raise ValueError(f"--shards {shards!r} must be I:J with 0 <= I < J <= {count} (this data set's shards)")
+        return range(int(first), int(end))
+    if (worker is None) != (workers_total is None):
+        raise ValueError("--worker and --workers-total go together")
+    if worker is None:
+        return range(count)
+    if not 0 <= worker < workers_total:
+        raise ValueError(f"--worker must be in 0..{workers_total - 1} (--workers-total {workers_total}), got {worker}")
+    return range(worker, count, workers_total)
+
+
+def generate(settings: SynthSettings, directory: str | Path, workers: int = 1, progress: bool = True,
+             only: range | None = None) -> list[Path]:
+    """Writes every missing shard of ``settings`` (of those in ``only``, when given: :func:`part_shards`) into
+    ``directory``; returns their paths in order.
+
+    ``workers`` processes render shards in parallel; the bytes written depend neither on it nor on ``only``.
+    Temporary files a killed run left behind on this host are removed first; several hosts may write disjoint parts
+    into one shared folder at once.
 
     Raises:
         ValueError: for ``workers`` below 1 or a folder made with other settings.
@@ -151,10 +182,12 @@ def generate(settings: SynthSettings, directory: str | Path, workers: int = 1, p
     if workers < 1:
         raise ValueError(f"--workers must be at least 1, got {workers}")
     directory = prepare_directory(settings, directory)
-    paths = [shard_path(directory, i, settings.shards) for i in range(settings.shards)]
-    todo = [i for i, p in enumerate(paths) if not p.is_file()]
-    done_frames = settings.frames - sum(settings.shard_frames(i) for i in todo)
-    bar = tqdm(total=settings.frames, initial=done_frames, unit="frame", desc=f"synth {directory.name}",
+    indices = range(settings.shards) if only is None else only
+    paths = [shard_path(directory, i, settings.shards) for i in indices]
+    todo = [i for i, p in zip(indices, paths) if not p.is_file()]
+    total = sum(settings.shard_frames(i) for i in indices)
+    done_frames = total - sum(settings.shard_frames(i) for i in todo)
+    bar = tqdm(total=total, initial=done_frames, unit="frame", desc=f"synth {directory.name}",
                disable=not progress, dynamic_ncols=True)
     jobs = [(settings, str(directory), i) for i in todo]
     with bar:

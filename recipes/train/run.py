@@ -27,6 +27,7 @@ import tensorflow as tf
 from handloop.recipes.config import Recipe
 from handloop.recipes.records import corrupt_shard_error, frames_dataset
 from handloop.recipes.train import tasks
+from handloop.recipes.train.distribute import barrier, input_part, is_chief
 from handloop.recipes.train.registry import task_class
 from handloop.recipes.train.trainer import FitResult, fit
 from handloop.zoo.config import LoopConfig
@@ -67,20 +68,28 @@ def check_ready(recipe: Recipe, chosen: tuple[str, ...]) -> None:
         raise ConfigError(f"recipe {recipe.name}", problems)
 
 
-def prepare_frames(recipe: Recipe, split: str) -> tf.data.Dataset | None:
+def prepare_frames(recipe: Recipe, split: str, strategy: tf.distribute.Strategy | None = None
+                   ) -> tf.data.Dataset | None:
     """Parsed frames of the recipe's ``train`` (windowed and shuffled, for the training pipeline; the validation
     split is made ready too), ``val`` or ``test`` (whole frames, cached) shard folder, generating synthetic shards
-    if missing; None for a ``val`` the recipe does not have."""
+    if missing; None for a ``val`` the recipe does not have.
+
+    With a multi-worker ``strategy``, each worker generates its part of the missing shards and waits for the others,
+    and the ``train`` frames are this worker's part (:func:`handloop.recipes.records.frames_dataset`)."""
     directory = getattr(recipe.data, split)
     if directory is None:
         return None
+    part = input_part(strategy or tf.distribute.get_strategy())
     if recipe.data.generate is not None and split in recipe.data.generate:
-        from handloop.recipes.synth.generate import SynthSettings, generate
+        from handloop.recipes.synth.generate import SynthSettings, generate, part_shards
 
-        generate(SynthSettings(**recipe.data.generate[split]), Path(directory))
+        settings = SynthSettings(**recipe.data.generate[split])
+        generate(settings, Path(directory), only=part_shards(settings, worker=part[0], workers_total=part[1]))
+        barrier(strategy or tf.distribute.get_strategy())
     if split == "train":
-        prepare_frames(recipe, "val")
-        return frames_dataset(directory, windowed=True, shuffle_buffer=recipe.data.shuffle_buffer, seed=recipe.seed)
+        prepare_frames(recipe, "val", strategy)
+        return frames_dataset(directory, windowed=True, shuffle_buffer=recipe.data.shuffle_buffer, seed=recipe.seed,
+                              part=part)
     return frames_dataset(directory).cache()
 
 
@@ -106,26 +115,30 @@ def stage_status(recipe: Recipe, stage: str) -> tuple[str, int]:
     return ("extend" if done < recipe.stage(stage).epochs else "finished"), done
 
 
-def run_settings(recipe: Recipe, stage: str) -> dict:
-    """What a stage's checkpoints depend on: the loop, the augmentation, the seed, the training data and the stage's
-    schedule except its length (``epochs`` may grow to continue a run)."""
+def run_settings(recipe: Recipe, stage: str, workers: int = 1) -> dict:
+    """What a stage's checkpoints depend on: the loop, the augmentation, the seed, the training data, the stage's
+    schedule except its length (``epochs`` may grow to continue a run) and, for a run across ``workers`` machines
+    (more than one), their number, as each reads its own part of the data. The strategy on one machine changes
+    nothing recorded: it splits the same global batches."""
     schedule = {k: v for k, v in dataclasses.asdict(recipe.stage(stage)).items() if k not in ("epochs", "grow_epochs")}
     return json.loads(json.dumps({"model": recipe.model.to_dict(), "augment": dataclasses.asdict(recipe.augment),
                                   "seed": recipe.seed, "train": str(recipe.data.train),
-                                  "shuffle_buffer": recipe.data.shuffle_buffer, "stage": schedule}))
+                                  "shuffle_buffer": recipe.data.shuffle_buffer, "stage": schedule,
+                                  **({"workers": workers} if workers > 1 else {})}))
 
 
-def _check_run_folder(recipe: Recipe, stage: str) -> None:
-    """Records the recipe settings in a new run folder of ``stage``, or checks that its checkpoints were made with
-    the same ones.
+def _check_run_folder(recipe: Recipe, stage: str, workers: int = 1, chief: bool = True) -> None:
+    """Records the recipe settings (:func:`run_settings`) in a new run folder of ``stage`` (the ``chief`` does), or
+    checks that its checkpoints were made with the same ones.
 
     Raises:
         ValueError: naming the settings that differ and what to do.
     """
     path = recipe.run_dir / stage / SETTINGS
-    mine = run_settings(recipe, stage)
+    mine = run_settings(recipe, stage, workers)
     if not path.is_file():
-        write_text(path, json.dumps(mine, indent=2))
+        if chief:
+            write_text(path, json.dumps(mine, indent=2))
         return
     theirs = json.loads(path.read_text())
 
@@ -236,7 +249,8 @@ def train_stage(recipe: Recipe, stage: str, frames: tf.data.Dataset, strategy=No
 
     A finished stage is continued from its checkpoints when the recipe now asks for more epochs than it finished
     with. ``checkpoint_seconds``: wall time between checkpoints within an epoch
-    (:func:`handloop.recipes.train.trainer.fit`).
+    (:func:`handloop.recipes.train.trainer.fit`). Across several workers (``strategy``), each trains on its part of
+    the frames (:func:`prepare_frames`) and the chief alone writes the finished stage, which every worker waits for.
 
     Raises:
         ValueError: for a stage to continue whose checkpoints are gone, a run folder made with other settings, or a
@@ -249,26 +263,34 @@ def train_stage(recipe: Recipe, stage: str, frames: tf.data.Dataset, strategy=No
     if status == "finished":
         return stage_weights(recipe, stage)
     settings = recipe.stage(stage)
+    strategy = strategy or tf.distribute.get_strategy()
+    chief = is_chief(strategy)
     if settings.from_entry:
-        return take_from_entry(recipe, stage, config, settings.from_entry)
+        if chief:
+            take_from_entry(recipe, stage, config, settings.from_entry)
+        barrier(strategy)
+        return stage_weights(recipe, stage)
     if status == "extend" and not (recipe.run_dir / stage).is_dir():
         raise ValueError(f"stage {stage} finished after {done} epochs and the recipe now asks for {settings.epochs}, "
                          f"but its checkpoints are not in {recipe.run_dir / stage} to continue from: pass --fresh to "
                          "retrain it, or --workdir with the run that trained it")
-    _check_run_folder(recipe, stage)
+    _check_run_folder(recipe, stage, input_part(strategy)[1], chief)
     try:
         if stage == "synthesizer":
-            return finish_stage(recipe, stage, _train_synthesizer(recipe, frames, config, strategy, progress,
-                                                                  checkpoint_seconds))
-        task = _task(recipe, stage, frames, config)
-        result = fit(task, settings, recipe.run_dir / stage, strategy, progress=progress,
-                     checkpoint_seconds=checkpoint_seconds)
+            results = _train_synthesizer(recipe, frames, config, strategy, progress, checkpoint_seconds)
+        else:
+            task = _task(recipe, stage, frames, config)
+            results = [fit(task, settings, recipe.run_dir / stage, strategy, progress=progress,
+                           checkpoint_seconds=checkpoint_seconds)]
+            if chief and isinstance(task, tasks.LocalizerTask) and recipe.data.val:
+                with atomic_path(recipe.finished_dir / tasks.LOCALIZER_ERRORS) as tmp, open(tmp, "wb") as handle:
+                    np.save(handle, task.center_errors_mm(results[0].model))
     except tf.errors.DataLossError as error:  # tf.data does not say which shard: find it
         raise corrupt_shard_error([d for d in (recipe.data.train, recipe.data.val) if d], error) from None
-    if isinstance(task, tasks.LocalizerTask) and recipe.data.val:
-        with atomic_path(recipe.finished_dir / tasks.LOCALIZER_ERRORS) as tmp, open(tmp, "wb") as handle:
-            np.save(handle, task.center_errors_mm(result.model))
-    return finish_stage(recipe, stage, [result])
+    if chief:
+        finish_stage(recipe, stage, results)
+    barrier(strategy)
+    return stage_weights(recipe, stage)
 
 
 def assemble(recipe: Recipe, directory: Path | None = None, test_frames: int | None = None):

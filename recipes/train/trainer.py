@@ -6,6 +6,13 @@ optimizer and its schedule, distribution, progress bars, validation after every 
 and checkpoints within and after every epoch with exact resume (weights, optimizer slots, the data iterator's
 position, the task's state, the epoch and the step within it). Dropout's seed state is checkpointed too, so a run
 killed mid-epoch and resumed ends with the same weights as one that was never interrupted.
+
+Across several machines (:class:`tf.distribute.MultiWorkerMirroredStrategy`) every worker runs :func:`fit` on its
+own part of the data (the task's frames, :func:`handloop.recipes.train.distribute.input_part`) with its share of the
+global batch; the chief alone validates and writes the checkpoints, TensorBoard, the history and the weights
+(the others save into a temporary folder they remove, as saving may need them all), and every worker resumes from
+the chief's checkpoint. Each worker's data position, which differs between workers, is its own small checkpoint
+``inputs-worker-<k>`` beside the chief's.
 """
 
 from __future__ import annotations
@@ -13,6 +20,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -22,6 +31,7 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from handloop.recipes.config import StageConfig
+from handloop.recipes.train.distribute import barrier, input_part, is_chief
 from handloop.zoo.fileio import atomic_path, write_text
 
 
@@ -97,16 +107,20 @@ def fit(task: Task, stage: StageConfig, workdir: str | Path, strategy: tf.distri
         task: the network's task.
         stage: epochs, batch size, learning rate and its per-epoch decay, XLA or not.
         workdir: folder for ``ckpt/`` (the latest save only), ``tb/`` (TensorBoard), :data:`HISTORY` and
-            ``<name>.weights.h5``.
-        strategy: a ``tf.distribute`` strategy; the default (single device) strategy when None.
+            ``<name>.weights.h5`` (and ``inputs-worker-<k>/`` per non-chief worker), shared by all workers.
+        strategy: a ``tf.distribute`` strategy; the default (single device) strategy when None. With several
+            workers, the task's inputs must be this worker's part of the data and every worker calls :func:`fit`.
         steps_per_epoch: batches per epoch (defaults to ``stage.steps_per_epoch``).
         progress: show a tqdm bar with rate and ETA.
         stop_after_steps: stop abruptly after this many steps of this call, as a crash would (tests resume).
         checkpoint_seconds: wall time between checkpoints within an epoch, seconds.
     Returns:
-        :class:`FitResult`; the weights are also written (atomically) to ``workdir/<name>.weights.h5``.
+        :class:`FitResult`; the weights are also written (atomically, by the chief) to ``workdir/<name>.weights.h5``,
+        before every worker returns.
     """
     strategy = strategy or tf.distribute.get_strategy()
+    worker, workers = input_part(strategy)
+    chief = is_chief(strategy)
     workdir = Path(workdir)
     steps = steps_per_epoch or stage.steps_per_epoch
     if not steps:
@@ -128,18 +142,36 @@ def fit(task: Task, stage: StageConfig, workdir: str | Path, strategy: tf.distri
         "history": tf.Variable("[]", dtype=tf.string, trainable=False, name="history"),
     }
     epoch, step_in_epoch, epoch_loss, seconds = (progress_state[k] for k in ("epoch", "step", "epoch_loss", "seconds"))
-    iterator = iter(task.build_inputs(stage.batch_size))  # a plain iterator: checkpointable, unlike distributed ones
-    checkpoint = tf.train.Checkpoint(iterator=iterator, **progress_state, **_variables(model, optimizer),
-                                     **task.state())
+    # A plain iterator of this worker's share of each global batch: checkpointable, unlike distributed ones.
+    iterator = iter(task.build_inputs(stage.batch_size // workers))
+    state = {**progress_state, **_variables(model, optimizer), **task.state()}
+    checkpoint = tf.train.Checkpoint(**({"iterator": iterator} if chief else {}), **state)
     manager = tf.train.CheckpointManager(checkpoint, workdir / "ckpt", max_to_keep=1)
+    inputs = None if chief else tf.train.CheckpointManager(tf.train.Checkpoint(iterator=iterator),
+                                                           workdir / f"inputs-worker-{worker}", max_to_keep=1)
     if manager.latest_checkpoint:
-        try:
-            checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        except (tf.errors.OpError, AssertionError, ValueError) as error:
-            raise ValueError(f"cannot resume {task.name} from {manager.latest_checkpoint}: it does not match this "
-                             f"model or input pipeline ({str(error).splitlines()[0]}); delete {workdir / 'ckpt'} to "
-                             "train this stage afresh") from None
+        _restore(checkpoint, manager.latest_checkpoint, inputs, task.name, workdir)
     history = json.loads(progress_state["history"].numpy().decode())
+
+    def save():
+        """The chief saves the checkpoint; another worker saves it into a folder it removes, and its data position
+        (numbered like the chief's saves, which happen at the same steps)."""
+        if chief:
+            manager.save()
+            return
+        scratch = tempfile.mkdtemp(prefix=f"ckpt-worker-{worker}-")
+        try:
+            checkpoint.write(str(Path(scratch) / "ckpt"))
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        inputs.save()
+
+    def agreed(flag: bool) -> bool:
+        """Whether any worker's ``flag`` is set (all workers checkpoint at the same step)."""
+        if workers == 1:
+            return flag
+        votes = strategy.run(lambda: tf.constant(float(flag)))
+        return float(strategy.reduce(tf.distribute.ReduceOp.SUM, votes, axis=None)) > 0
 
     def replica_step(batch):
         with tf.GradientTape() as tape:
@@ -154,15 +186,15 @@ def fit(task: Task, stage: StageConfig, workdir: str | Path, strategy: tf.distri
         return strategy.reduce(tf.distribute.ReduceOp.SUM, losses, axis=None)
 
     def train_step(iterator):
-        return distributed_step(_split_across_replicas(strategy, next(iterator)))
+        return distributed_step(_split_across_replicas(strategy, next(iterator), worker))
 
-    writer = tf.summary.create_file_writer(str(workdir / "tb" / task.name))
-    preview = next(iter(task.build_inputs(8)))
+    writer = tf.summary.create_file_writer(str(workdir / "tb" / task.name)) if chief else tf.summary.create_noop_writer()
+    preview = next(iter(task.build_inputs(8))) if chief else None
     done, last_save = 0, time.monotonic()
     while int(epoch.numpy()) < stage.epochs:
         current = int(epoch.numpy())
         with tqdm(total=steps * stage.batch_size, initial=int(step_in_epoch.numpy()) * stage.batch_size, unit="img",
-                  disable=not progress, dynamic_ncols=True, desc=f"{task.name} epoch {current + 1}/{stage.epochs}",
+                  disable=not (progress and chief), dynamic_ncols=True, desc=f"{task.name} epoch {current + 1}/{stage.epochs}",
                   ) as bar:
             while int(step_in_epoch.numpy()) < steps:
                 if stop_after_steps is not None and done >= stop_after_steps:
@@ -179,42 +211,75 @@ def fit(task: Task, stage: StageConfig, workdir: str | Path, strategy: tf.distri
                 done += 1
                 bar.update(stage.batch_size)
                 bar.set_postfix(loss=f"{float(epoch_loss.numpy()) / int(step_in_epoch.numpy()):.5f}")
-                if time.monotonic() - last_save > checkpoint_seconds and int(step_in_epoch.numpy()) < steps:
-                    manager.save()
+                if agreed(time.monotonic() - last_save > checkpoint_seconds) and int(step_in_epoch.numpy()) < steps:
+                    save()
                     last_save = time.monotonic()
         row = {"epoch": current + 1, "images": (current + 1) * steps * stage.batch_size,
                "seconds": round(float(seconds.numpy()), 1), "loss": float(epoch_loss.numpy()) / steps,
                "learning_rate": float(schedule(optimizer.iterations)),
-               **{key: float(value) for key, value in task.validate(model).items()}}
+               **{key: float(value) for key, value in (task.validate(model) if chief else {}).items()}}
         history.append(row)
-        with writer.as_default(step=row["images"]):
-            for key, value in row.items():
-                if key not in ("epoch", "images"):
-                    tf.summary.scalar(f"{task.name}/{key}", value)
-            for name, image in task.image_summaries(model, preview).items():
-                tf.summary.image(f"{task.name}/{name}", image, max_outputs=4)
+        if chief:
+            with writer.as_default(step=row["images"]):
+                for key, value in row.items():
+                    if key not in ("epoch", "images"):
+                        tf.summary.scalar(f"{task.name}/{key}", value)
+                for name, image in task.image_summaries(model, preview).items():
+                    tf.summary.image(f"{task.name}/{name}", image, max_outputs=4)
         task.on_epoch_end(model, current + 1)
         epoch.assign_add(1)
         step_in_epoch.assign(0)
         epoch_loss.assign(0.0)
         progress_state["history"].assign(json.dumps(history))
-        manager.save()
+        save()
         last_save = time.monotonic()
-        write_text(workdir / HISTORY, pd.DataFrame(history).to_csv(index=False))
-        if progress:
+        if chief:
+            write_text(workdir / HISTORY, pd.DataFrame(history).to_csv(index=False))
+        if progress and chief:
             tqdm.write(f"{task.name} epoch {current + 1}: " + ", ".join(
                 f"{key} {value:.4g}" for key, value in row.items() if key not in ("epoch", "images", "seconds")))
     weights_path = workdir / f"{task.name}.weights.h5"
-    with atomic_path(weights_path) as tmp:
-        model.save_weights(tmp)
+    if chief:
+        with atomic_path(weights_path) as tmp:
+            model.save_weights(tmp)
+    barrier(strategy)
     return FitResult(model, [row["loss"] for row in history], history, weights_path)
 
 
-def _split_across_replicas(strategy: tf.distribute.Strategy, batch: dict):
-    """Splits a global batch evenly across the strategy's replicas (a no-op for a single replica)."""
-    count = strategy.num_replicas_in_sync
-    if count == 1:
+def _restore(checkpoint: tf.train.Checkpoint, path: str, inputs: tf.train.CheckpointManager | None, name: str,
+             workdir: Path) -> None:
+    """Restores the chief's checkpoint ``path`` into ``checkpoint`` and, on another worker, its own data position
+    from ``inputs``, which must have been saved at the same step.
+
+    Raises:
+        ValueError: one line saying what does not match and what to do.
+    """
+    try:
+        checkpoint.restore(path).assert_existing_objects_matched()
+        if inputs is not None:
+            if inputs.latest_checkpoint is None or (
+                    inputs.latest_checkpoint.rsplit("-", 1)[1] != path.rsplit("-", 1)[1]):
+                raise ValueError(f"{inputs.directory} holds no data position saved with {path}")
+            inputs.checkpoint.restore(inputs.latest_checkpoint).assert_existing_objects_matched()
+    except (tf.errors.OpError, AssertionError, ValueError) as error:
+        raise ValueError(f"cannot resume {name} from {path}: it does not match this model or input pipeline "
+                         f"({str(error).splitlines()[0]}); delete {workdir / 'ckpt'} to train this stage "
+                         "afresh") from None
+
+
+def _split_across_replicas(strategy: tf.distribute.Strategy, batch: dict, worker: int = 0):
+    """Splits this worker's share of a global batch evenly across its replicas (a no-op for a single replica).
+
+    Args:
+        strategy: the run's strategy; its replicas are numbered worker after worker.
+        batch: dict of tensors, this worker's share of the global batch.
+        worker: this worker's index (:func:`handloop.recipes.train.distribute.input_part`).
+    Returns:
+        ``batch`` itself for one replica, else per-replica values of equal slices.
+    """
+    if strategy.num_replicas_in_sync == 1:
         return batch
+    count = len(strategy.extended.worker_devices)
     return strategy.experimental_distribute_values_from_function(
-        lambda context: tf.nest.map_structure(lambda t: tf.split(t, count)[context.replica_id_in_sync_group], batch)
-    )
+        lambda context: tf.nest.map_structure(
+            lambda t: tf.split(t, count)[context.replica_id_in_sync_group - worker * count], batch))
