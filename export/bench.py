@@ -34,27 +34,33 @@ FP16_MEAN_MM = 1.0
 """Largest mean joint distance to the Keras loop, mm, at which an fp16 export counts as matching it."""
 
 
-def median_ms(call, warmup: int, repeats: int) -> float:
-    """Median wall time of ``call()`` in ms over ``repeats`` calls, after ``warmup`` untimed calls."""
+def call_times_ms(call, warmup: int, repeats: int) -> list[float]:
+    """Wall times of ``repeats`` calls of ``call()`` in ms, after ``warmup`` untimed calls."""
     for _ in range(warmup):
         call()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         call()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
+        times.append(1000 * (time.perf_counter() - start))
+    return times
+
+
+def median_ms(call, warmup: int, repeats: int) -> float:
+    """Median wall time of ``call()`` in ms over ``repeats`` calls, after ``warmup`` untimed calls."""
+    return statistics.median(call_times_ms(call, warmup, repeats))
 
 
 def matmul_gflops(size: int = 2048, warmup: int = 3, repeats: int = 10) -> float:
-    """This CPU's attained float32 matrix-multiply rate, GFLOP/s: ``2 size^3`` FLOPs of one ``tf.linalg.matmul`` of
-    two ``size x size`` matrices over its :func:`median_ms`, with TensorFlow's default threads (all cores): the
-    practical ceiling to set a network's attained rate against."""
+    """This CPU's float32 matrix-multiply rate, GFLOP/s: ``2 size^3`` FLOPs of one ``tf.linalg.matmul`` of two
+    ``size x size`` matrices over its fastest of ``repeats`` calls (a ceiling: the fastest call is the one least
+    slowed by other work), with TensorFlow's default threads (all cores): the practical limit to set a network's
+    attained rate against."""
     import tensorflow as tf
 
     a, b = (tf.random.stateless_normal((size, size), seed=(0, i)) for i in range(2))
     product = tf.function(lambda: tf.linalg.matmul(a, b))
-    return 2 * size**3 / (median_ms(lambda: product().numpy(), warmup, repeats) * 1e6)
+    return 2 * size**3 / (min(call_times_ms(lambda: product().numpy(), warmup, repeats)) * 1e6)
 
 
 def _accuracy(runner, frames, reference) -> dict:

@@ -42,6 +42,46 @@ class Trace:
     seconds: np.ndarray
 
 
+@dataclasses.dataclass
+class LoopStart:
+    """A loop's run on test frames, in the cube units of each frame's crop (the optimisers' frame).
+
+    Attributes:
+        crops: ``(F, S, S, 1)`` the normalised input crops.
+        poses: ``(F, N + 1, J, 3)`` the learned loop's poses after the predictor (0) and each iteration.
+        truth: ``(F, J, 3)`` the true joints.
+        cube_mm: the cube side: 1 cube unit is ``cube_mm / 2`` mm.
+    """
+
+    crops: np.ndarray
+    poses: np.ndarray
+    truth: np.ndarray
+    cube_mm: float
+
+    def errors_mm(self, poses: np.ndarray) -> np.ndarray:
+        """``(F, J, 3)`` poses in cube units -> ``(F, J)`` 3D joint errors in mm."""
+        from handloop.zoo.metrics import joint_errors
+
+        return joint_errors(poses * self.cube_mm / 2, self.truth * self.cube_mm / 2)
+
+
+def loop_start(model, frames: list, batch: int = 16) -> LoopStart:
+    """Runs ``model`` (a :class:`handloop.zoo.api.HandPoseModel`) on ``frames``
+    (:class:`handloop.recipes.records.Frame`, one camera) and expresses their truth in each crop's cube units."""
+    outputs = []
+    camera = frames[0].intrinsics
+    for first in range(0, len(frames), batch):
+        chunk = frames[first:first + batch]
+        out = model.run_graph(np.stack([f.depth_mm for f in chunk])[..., None],
+                              np.tile(camera.as_array(), (len(chunk), 1)))
+        outputs.append({k: out[k] for k in ("crop", "poses", "iterations_xyz")})
+    out = {k: np.concatenate([o[k] for o in outputs]) for k in outputs[0]}
+    truth_xyz = np.stack([f.joints_xyz for f in frames]) @ camera.axes  # the graph's OpenCV axes
+    half = model.config.cube_mm / 2  # xyz = pose * half + centre, for the truth as for the predictor's pose
+    truth = out["poses"][:, 0] + (truth_xyz - out["iterations_xyz"][:, 0]) / half
+    return LoopStart(out["crop"], out["poses"], truth, model.config.cube_mm)
+
+
 class ImageObjective:
     """The image discrepancy ``d(z)`` of a loop's synthesizer against F input crops (see the module's note).
 
@@ -62,11 +102,16 @@ class ImageObjective:
         self.pca = predictor.get_layer("pred_pca")
         self._embed = keras.Model(predictor.inputs, predictor.get_layer("pred_embedding").output)
 
-        def discrepancy(z, crops):  # z (n, P, K), crops (n, S, S, 1) -> (n, P)
-            n, particles = tf.shape(z)[0], tf.shape(z)[1]
-            images = synthesizer(self.pca(tf.reshape(z, (n * particles, -1))), training=False)
-            images = tf.reshape(images, tf.concat([[n, particles], tf.shape(images)[1:]], 0))
+        def image_discrepancy(poses, crops):  # poses (n, P, J, 3), crops (n, S, S, 1) -> (n, P)
+            shape = tf.shape(poses)
+            images = synthesizer(tf.reshape(poses, tf.concat([[-1], shape[2:]], 0)), training=False)
+            images = tf.reshape(images, tf.concat([shape[:2], tf.shape(images)[1:]], 0))
             return tf.reduce_mean(tf.square(images - crops[:, None]), axis=(2, 3, 4))
+
+        def discrepancy(z, crops):  # z (n, P, K) -> (n, P)
+            shape = tf.shape(z)
+            poses = self.pca(tf.reshape(z, (-1, shape[2])))
+            return image_discrepancy(tf.reshape(poses, tf.concat([shape[:2], tf.shape(poses)[1:]], 0)), crops)
 
         def with_gradient(z, crops):
             with tf.GradientTape() as tape:
@@ -76,6 +121,7 @@ class ImageObjective:
             return values, tape.gradient(total, z)
 
         self._values = tf.function(discrepancy, reduce_retracing=True)
+        self._pose_values = tf.function(image_discrepancy, reduce_retracing=True)
         self._with_gradient = tf.function(with_gradient, reduce_retracing=True)
 
     @property
@@ -96,13 +142,21 @@ class ImageObjective:
         """``d`` of ``z`` ``(n, K)`` or ``(n, P, K)`` (P candidates per frame) against the crops of ``frames``
         ``(n,)`` indices (None: all F in order); returns ``(n,)`` or ``(n, P)``, rendering at most ``batch``
         images a call."""
-        z = np.asarray(z, np.float32)
-        single = z.ndim == 2
-        z = z[:, None] if single else z
-        frames = np.arange(len(z)) if frames is None else np.asarray(frames)
-        step = max(1, self.batch // z.shape[1])
-        values = np.concatenate([self._values(z[i:i + step], self.crops[frames[i:i + step]])
-                                 for i in range(0, len(z), step)])
+        return self._batched(self._values, z, 2, frames)
+
+    def pose_values(self, poses: np.ndarray, frames: np.ndarray | None = None) -> np.ndarray:
+        """The image discrepancy of any poses, ``(n, J, 3)`` or ``(n, P, J, 3)`` cube units (e.g. the learned
+        loop's, which leave the PCA prior), like :meth:`values`."""
+        return self._batched(self._pose_values, poses, 3, frames)
+
+    def _batched(self, function, x: np.ndarray, single_ndim: int, frames: np.ndarray | None) -> np.ndarray:
+        x = np.asarray(x, np.float32)
+        single = x.ndim == single_ndim
+        x = x[:, None] if single else x
+        frames = np.arange(len(x)) if frames is None else np.asarray(frames)
+        step = max(1, self.batch // x.shape[1])
+        values = np.concatenate([function(x[i:i + step], self.crops[frames[i:i + step]])
+                                 for i in range(0, len(x), step)])
         return values[:, 0] if single else values
 
     def values_and_gradients(self, z: np.ndarray, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -119,8 +173,9 @@ def lbfgs(objective: ImageObjective, iterations: int, frames_per_problem: int = 
     Frames are optimised in groups of ``frames_per_problem``: each group is one problem whose objective is the sum of
     its frames' ``d`` and whose gradient is block-diagonal (one synthesizer call evaluates the group). With 1,
     every frame is its own problem (exact per-frame L-BFGS, batch 1); larger groups amortise the call but share
-    the line search and the curvature memory. Tolerances are 0, so a problem stops only after ``iterations`` or
-    when its line search fails; it then keeps its last embedding for the remaining rows of the trace.
+    the line search and the curvature memory. The clock starts after one untimed call (tracing). Tolerances are
+    0, so a problem stops only after ``iterations`` or when its line search fails; it then keeps its last embedding
+    for the remaining rows of the trace.
     """
     from scipy.optimize import minimize
 
@@ -128,6 +183,7 @@ def lbfgs(objective: ImageObjective, iterations: int, frames_per_problem: int = 
     count, dim = start.shape
     embeddings = np.repeat(start[None], iterations + 1, 0)
     seconds = np.zeros(iterations + 1)
+    objective.values_and_gradients(start[:frames_per_problem], np.arange(min(frames_per_problem, count)))  # trace
     for first in range(0, count, frames_per_problem):
         frames = np.arange(first, min(first + frames_per_problem, count))
 
@@ -164,7 +220,7 @@ def pso(objective: ImageObjective, iterations: int, particles: int = 32, spread:
     Each frame has its own swarm of ``particles``: the predictor's embedding and ``particles - 1`` around it
     (:func:`embedding_scale` offsets moving the joints by ``spread`` cube units RMS), velocities 0. An iteration
     evaluates every particle (iteration 1: the initial swarm; all frames' swarms in :class:`ImageObjective`'s
-    batches), updates the personal and swarm bests, then moves the particles:
+    batches; the clock starts after one untimed call), updates the personal and swarm bests, then moves the particles:
     ``v = inertia v + acceleration (r1 (personal - x) + r2 (best - x))``, ``x += v``, with r1, r2 uniform per
     coordinate. Since the start is a particle, a frame's best never gets worse than the start.
 
@@ -182,6 +238,7 @@ def pso(objective: ImageObjective, iterations: int, particles: int = 32, spread:
     personal, personal_values = positions.copy(), np.full((count, particles), np.inf)
     embeddings, values = [start], [objective.values(start)]
     seconds = [0.0]
+    objective.values(positions[:1])  # trace the swarm's shape before the clock starts
     begin = time.perf_counter()
     for iteration in range(1, iterations + 1):
         current = objective.values(positions)
