@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import textwrap
 from pathlib import Path
 
 
@@ -40,7 +41,7 @@ def plot(table, path: Path, title: str) -> None:
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
     by_time.set_xscale("log")
-    fig.suptitle(title, fontsize=9)
+    fig.suptitle(textwrap.fill(title, 160), fontsize=8)
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, format="png")

@@ -100,7 +100,9 @@ def frontier_table(errors: list[dict], latencies: list[dict]):
 
 def plot_frontier(table, path: str | Path, title: str) -> None:
     """Mean 3D error (mm) against batch-1 latency (ms), one marker per runtime, each entry's points joined in
-    iteration order and labelled; written as a PNG at ``path``."""
+    iteration order and labelled, ``title`` wrapped above; written as a PNG at ``path``."""
+    import textwrap
+
     import matplotlib
 
     matplotlib.use("Agg")
@@ -120,7 +122,7 @@ def plot_frontier(table, path: str | Path, title: str) -> None:
     axis.set_ylabel("mean 3D joint error (mm)")
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8)
-    axis.set_title(title, fontsize=9)
+    axis.set_title(textwrap.fill(title, 100), fontsize=8)
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
