@@ -34,15 +34,33 @@ FP16_MEAN_MM = 1.0
 """Largest mean joint distance to the Keras loop, mm, at which an fp16 export counts as matching it."""
 
 
-def _median_ms(call, warmup: int, repeats: int) -> float:
+def call_times_ms(call, warmup: int, repeats: int) -> list[float]:
+    """Wall times of ``repeats`` calls of ``call()`` in ms, after ``warmup`` untimed calls."""
     for _ in range(warmup):
         call()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         call()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
+        times.append(1000 * (time.perf_counter() - start))
+    return times
+
+
+def median_ms(call, warmup: int, repeats: int) -> float:
+    """Median wall time of ``call()`` in ms over ``repeats`` calls, after ``warmup`` untimed calls."""
+    return statistics.median(call_times_ms(call, warmup, repeats))
+
+
+def matmul_gflops(size: int = 2048, warmup: int = 3, repeats: int = 10) -> float:
+    """This CPU's float32 matrix-multiply rate, GFLOP/s: ``2 size^3`` FLOPs of one ``tf.linalg.matmul`` of two
+    ``size x size`` matrices over its fastest of ``repeats`` calls (a ceiling: the fastest call is the one least
+    slowed by other work), with TensorFlow's default threads (all cores): the practical limit to set a network's
+    attained rate against."""
+    import tensorflow as tf
+
+    a, b = (tf.random.stateless_normal((size, size), seed=(0, i)) for i in range(2))
+    product = tf.function(lambda: tf.linalg.matmul(a, b))
+    return 2 * size**3 / (min(call_times_ms(lambda: product().numpy(), warmup, repeats)) * 1e6)
 
 
 def _accuracy(runner, frames, reference) -> dict:
@@ -147,7 +165,7 @@ def network_latency(networks, sizes: str, runtimes=NETWORK_RUNTIMES, warmup: int
                 session = _onnx_network(network, shape, threads)
                 call = lambda x=x, session=session: session.run(None, {"x": x})  # noqa: E731
             rows.append({"sizes": sizes, "runtime": runtime, "network": network.name, "input": str(shape),
-                         "latency_ms": _median_ms(call, warmup, repeats)})
+                         "latency_ms": median_ms(call, warmup, repeats)})
     return rows
 
 
@@ -221,7 +239,7 @@ def bench(name: str, formats=BENCH_FORMATS, frames: int = 50, warmup: int = 5, r
                     files = [path] if path.is_file() else list(path.rglob("*"))
                     row["size_mb"] = sum(p.stat().st_size for p in files if p.is_file()) / 1e6
                     runner = handloop.export.load(path, threads)
-                row["latency_ms"] = _median_ms(lambda: runner.run_graph(one, intr), warmup, repeats)
+                row["latency_ms"] = median_ms(lambda: runner.run_graph(one, intr), warmup, repeats)
                 row["fps"] = 1000 / row["latency_ms"]
                 row.update(_accuracy(runner, data, reference))
             except (ValueError, ImportError, RuntimeError) as error:

@@ -135,3 +135,18 @@ def test_config_round_trip_and_errors():
         LoopConfig.from_dict({"size": "lite", "predictor": {"depth": 3}})
     with pytest.raises(ValueError, match="size: .huge. is not one of"):
         LoopConfig.from_dict({"size": "huge"})
+
+
+def test_deployed_loop_keeps_only_what_applications_read(loop):
+    import dataclasses
+
+    from handloop.zoo.loops import DEPLOYED_OUTPUTS, deployed
+
+    nets = {name: loop.get_layer(name) for name in ("localizer", "predictor", "synthesizer", "updater")}
+    predictor_only = deployed(build_hand_loop(dataclasses.replace(SMALL, iterations=0), nets))
+    assert "synthesizer" not in [layer.name for layer in predictor_only.layers]
+    inputs = frames()
+    out = deployed(loop)(inputs)
+    assert set(out) == set(DEPLOYED_OUTPUTS)
+    np.testing.assert_allclose(out["joints_xyz"], loop(inputs)["joints_xyz"], atol=1e-4)
+    np.testing.assert_allclose(predictor_only(inputs)["joints_xyz"], out["iterations_xyz"][:, 0], atol=1e-4)

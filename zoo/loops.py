@@ -210,3 +210,15 @@ def build_hand_object_loop(config: LoopConfig, nets: dict[str, keras.Model] | No
     })
     return keras.Model({"depth": depth, "intrinsics": intrinsics}, {k: outputs[k] for k in OBJECT_OUTPUTS},
                        name=name)
+
+
+DEPLOYED_OUTPUTS = ("joints_xyz", "joints_uvd", "iterations_xyz", "hand_found")
+"""The outputs an application of a hand loop reads: the joints (mm, pixels), the joints of each stage, and whether
+a hand was found."""
+
+
+def deployed(loop: keras.Model, outputs: tuple[str, ...] = DEPLOYED_OUTPUTS) -> keras.Model:
+    """``loop`` (shared weights) with only ``outputs``: Keras builds only what they need, so the predictor-only
+    loop (N = 0) drops the synthesizer call that feeds nothing but its ``synth`` output, and N >= 1 loops skip
+    stacking the crop, images and cube-unit poses. What the frontier and cost benchmarks time."""
+    return keras.Model(loop.inputs, {key: loop.output[key] for key in outputs}, name=f"{loop.name}_deployed")
