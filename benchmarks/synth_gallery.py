@@ -45,7 +45,8 @@ def main(argv=None) -> int:
     crops = crops.numpy()
     half = cubes[:, None, None, None] / 2
     limit = float(np.max(half))
-    fig, axes = plt.subplots(count, 3, figsize=(8.4, 2.6 * count), squeeze=False)
+    fig, axes = plt.subplots(count, 3, figsize=(7.2, 2.4 * count + 1.2), squeeze=False, layout="constrained")
+    shown = {}
     for row in range(count):
         truth, mine = crops[row] < FOREGROUND, images[row] < FOREGROUND
         iou = (truth & mine).sum() / max((truth | mine).sum(), 1)
@@ -55,16 +56,16 @@ def main(argv=None) -> int:
                    "viridis_r", -limit, limit),
                   (np.where(truth | mine, difference, np.nan), "|difference|", "magma", 0, limit / 3)]
         for ax, (image, title, cmap, low, high) in zip(axes[row], panels):
-            shown = ax.imshow(image[..., 0], cmap=cmap, vmin=low, vmax=high)
+            shown[cmap] = ax.imshow(image[..., 0], cmap=cmap, vmin=low, vmax=high)
             ax.set_facecolor("black")
             ax.set_xticks([])
             ax.set_yticks([])
             ax.set_title(title if row == 0 else "", fontsize=9)
-            if row == 0:
-                fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.02,
-                             label="depth about the crop centre, mm" if cmap == "viridis_r" else "mm")
         mae = float(difference[truth].mean()) if truth.any() else float("nan")
         axes[row, 0].set_ylabel(f"frame {row}\nIoU {iou:.2f}, {mae:.1f} mm", fontsize=8)
+    fig.colorbar(shown["viridis_r"], ax=axes[:, :2].ravel().tolist(), location="bottom", shrink=0.8,
+                 label="depth about the crop centre, mm (near is negative; background black)")
+    fig.colorbar(shown["magma"], ax=axes[:, 2].tolist(), location="bottom", label="|difference|, mm")
     fig.suptitle(f"{recipe.name}: synthesizer on test frames of unseen subjects", fontsize=10)
     path = Path(args.out) / f"synth_gallery_{recipe.name}.png"
     save_figure(fig, path)
