@@ -263,15 +263,19 @@ def load_note() -> str:
 
 
 def report(name: str, formats=BENCH_FORMATS, frames: int = 50, repeats: int = 30, threads: int | None = None,
-           out: str | Path = "results", warmup: int = 5, paper: bool = True) -> dict:
-    """Runs :func:`bench` and writes ``bench.csv``, ``bench_networks.csv`` and ``bench.md`` under ``out``.
+           out: str | Path = "results", warmup: int = 5, paper: bool = True, force: bool = False) -> dict:
+    """Runs :func:`bench` and writes ``bench.csv``, ``bench_networks.csv`` and ``bench.md`` under ``out``; refuses
+    (FileExistsError, before any work) to replace them unless ``force``.
 
     Returns ``{"setup": one line (machine, threads, repeats), "formats": rows, "networks": rows, "summary": text,
     "files": the three paths written}``; a skipped format's numbers are NaN.
     """
-    from handloop.zoo.fileio import write_text
+    from handloop.zoo.fileio import refuse_existing, write_text
     from handloop.zoo.registry import find_entry
 
+    out = Path(out)
+    files = [out / "bench.csv", out / "bench_networks.csv", out / "bench.md"]
+    refuse_existing(*files, force=force)
     before = load_note()
     table, networks = bench(name, formats, frames, warmup, repeats, threads, paper)
     setup = (f"{name}: batch 1, median of {repeats} calls after {warmup} warm-up calls; {machine()}; "
@@ -279,8 +283,6 @@ def report(name: str, formats=BENCH_FORMATS, frames: int = 50, repeats: int = 30
              f"threads {threads or 'TFLite 1, ONNX Runtime one per core'}; error on {frames} fresh synthetic frames; "
              f"vs_keras = joint distance to the compiled Keras loop on the same frames")
     text = summary(table, networks, find_entry(name).config.iterations)
-    out = Path(out)
-    files = [out / "bench.csv", out / "bench_networks.csv", out / "bench.md"]
     write_text(files[0], table.to_csv(index=False))
     write_text(files[1], networks.to_csv(index=False))
     write_text(files[2], f"{setup}\n\n{table.to_markdown(index=False, floatfmt='.3f')}\n\n"

@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def run_demo(name: str, frames: int, out: str | Path | None, shown: int = 4) -> dict:
+def run_demo(name: str, frames: int, out: str | Path | None, shown: int = 4, force: bool = False) -> dict:
     """Runs zoo entry ``name`` on ``frames`` fresh frames; writes ``out/iterations.png``, the loop's steps on the
     first ``shown`` frames with their true poses (:func:`handloop.zoo.overlays.iterations_figure`); ``out`` None
     writes nothing.
+
+    Raises:
+        FileExistsError: ``out/iterations.png`` exists and not ``force`` (checked before any work).
 
     Returns:
         ``{"frames": N, "iterations": [{"iteration": k, "mean_mm": ..., "frac_max_20": ..., "frac_max_40": ...}]}``
@@ -18,7 +21,10 @@ def run_demo(name: str, frames: int, out: str | Path | None, shown: int = 4) -> 
     from handloop.recipes.evaluate import iteration_errors, iteration_table
     from handloop.recipes.synth.generate import fresh_frames
     from handloop.zoo.api import Prediction
+    from handloop.zoo.fileio import refuse_existing
 
+    figure = None if out is None else Path(out) / "iterations.png"
+    refuse_existing(figure, force=force)
     model = handloop.load(name)
     data = fresh_frames(frames, model.config.cube_mm)
     errors, prediction = iteration_errors(model, data)
@@ -31,7 +37,7 @@ def run_demo(name: str, frames: int, out: str | Path | None, shown: int = 4) -> 
                                                                           "iterations_uvd", "center_uvd", "crop",
                                                                           "synth")}, joint_set=prediction.joint_set)
                    for i in picks]
-        draw_iterations(singles, Path(out) / "iterations.png", model.config.cube_mm,
+        draw_iterations(singles, figure, model.config.cube_mm,
                         [data[i].intrinsics for i in picks], truths_xyz=[data[i].joints_xyz for i in picks],
                         name=model.name)
     return {"frames": frames, "iterations": [

@@ -10,13 +10,18 @@ import numpy as np
 from PIL import Image
 
 from handloop.recipes.evaluate import read_frames
-from handloop.zoo.fileio import atomic_path, write_text
+from handloop.zoo.fileio import atomic_path, refuse_existing, write_text
 
 INDEX = "frames.json"
 """Name of the JSON listing the written frames, in the output folder."""
 
 
-def write_frames(directory: str | Path, out: str | Path, count: int = 1) -> list[Path]:
+def frame_png(out: Path, number: int) -> Path:
+    """Path of the ``number``-th (from 0) frame's PNG under ``out``."""
+    return out / f"frame-{number:05d}.png"
+
+
+def write_frames(directory: str | Path, out: str | Path, count: int = 1, force: bool = False) -> list[Path]:
     """Writes the first ``count`` frames of shard folder ``directory`` under ``out``; returns the paths written.
 
     Each frame becomes ``frame-NNNNN.png``: its full depth image as a 16-bit single-channel PNG in whole mm (0 where
@@ -27,16 +32,18 @@ def write_frames(directory: str | Path, out: str | Path, count: int = 1) -> list
 
     Raises:
         ValueError: ``count`` below 1, or a folder holding no frames.
+        FileExistsError: one of the outputs exists and not ``force`` (checked before any work).
     """
     if count < 1:
         raise ValueError(f"--count must be at least 1, got {count}")
+    out = Path(out)
+    refuse_existing(out / INDEX, *(frame_png(out, number) for number in range(count)), force=force)
     frames = read_frames(directory, count)
     if not frames:
         raise ValueError(f"{directory}: the shard folder holds no frames")
-    out = Path(out)
     written, index = [], []
     for number, frame in enumerate(frames):
-        png = out / f"frame-{number:05d}.png"
+        png = frame_png(out, number)
         with atomic_path(png) as tmp:
             Image.fromarray(np.clip(np.rint(frame.depth_mm), 0, 65535).astype(np.uint16)).save(tmp, format="PNG")
         written.append(png)

@@ -57,6 +57,25 @@ def test_existing_output_is_refused_without_force(command, kind, card, tmp_path,
     assert (out / "mine.txt" if kind == "folder" else out).read_text() == "precious"
 
 
+FOLDER_COMMANDS = {  # commands writing fixed names into the folder OUT: argv and the name already there
+    "demo": (["demo", "--name", "CARD", "--frames", "1", "--out", "OUT"], "iterations.png"),
+    "data-frames": (["data", "frames", "missing", "--out", "OUT", "--count", "2"], "frame-00001.png"),
+    "bench": (["bench", "CARD", "--out", "OUT"], "bench.md"),
+}
+
+
+@pytest.mark.parametrize("command", sorted(FOLDER_COMMANDS))
+def test_a_file_of_the_same_name_in_an_output_folder_is_refused_without_force(command, card, tmp_path, capsys):
+    argv, name = FOLDER_COMMANDS[command]
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / name).write_text("precious")
+    assert main([{"OUT": str(out), "CARD": str(card)}.get(arg, arg) for arg in argv]) == 2
+    err = capsys.readouterr().err
+    assert f"{out / name} exists (file): pass --force" in err and "Traceback" not in err
+    assert [p.name for p in out.iterdir()] == [name] and (out / name).read_text() == "precious"
+
+
 def test_force_replaces_a_savedmodel_folder(card, tmp_path, capsys):
     out = _existing(tmp_path, "folder")
     assert main(["export", str(card), "--format", "savedmodel", "--out", str(out), "--force"]) == 0

@@ -20,6 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="skip the paper-size networks in the per-network table")
     parser.add_argument("--out", default="results",
                         help="folder for bench.csv, bench_networks.csv and bench.md (default ./results)")
+    parser.add_argument("--force", action="store_true",
+                        help="replace the three files if already there (refused otherwise)")
     parser.add_argument("--json", action="store_true",
                         help="print the setup, format and network rows and the summary as one JSON document")
 
@@ -29,7 +31,8 @@ def run(args: argparse.Namespace):
 
     from handloop.export.bench import report
 
-    result = report(args.name, args.formats, args.frames, args.repeats, args.threads, args.out, paper=args.paper)
+    result = report(args.name, args.formats, args.frames, args.repeats, args.threads, args.out, paper=args.paper,
+                    force=args.force)
     for path in result["files"]:
         print(f"wrote {path}")
     if args.json:

@@ -44,6 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     frames.add_argument("directory", help="shard folder")
     frames.add_argument("--out", required=True, help="folder for frame-NNNNN.png and frames.json")
     frames.add_argument("--count", type=int, default=1, help="number of frames, from the first (default 1)")
+    frames.add_argument("--force", action="store_true",
+                        help="replace frame PNGs and frames.json already there (refused otherwise)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -65,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.action == "frames":
         from handloop.recipes.frames import write_frames
 
-        for path in write_frames(args.directory, args.out, args.count):
+        for path in write_frames(args.directory, args.out, args.count, force=args.force):
             print(f"wrote {path}")
     else:
         from handloop.recipes.synth.show import contact_sheet

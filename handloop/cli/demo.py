@@ -12,6 +12,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frames", type=int, default=200, help="number of fresh frames (default 200)")
     parser.add_argument("--name", default="synth-hand-lite", help="zoo entry (default synth-hand-lite)")
     parser.add_argument("--out", default="demo", help="folder for the figure iterations.png (default ./demo)")
+    parser.add_argument("--force", action="store_true",
+                        help="replace iterations.png if already there (refused otherwise)")
     parser.add_argument("--json", action="store_true", help="print the per-iteration errors as JSON")
 
 
@@ -20,7 +22,7 @@ def run(args: argparse.Namespace):
 
     if args.frames < 1:
         raise ValueError(f"--frames must be at least 1, got {args.frames}")
-    result = run_demo(args.name, args.frames, args.out)
+    result = run_demo(args.name, args.frames, args.out, force=args.force)
     print(f"wrote {Path(args.out) / 'iterations.png'}")
     if args.json:
         return result
