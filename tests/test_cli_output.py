@@ -124,8 +124,10 @@ def test_data_frames_feed_the_readme_predict_command(frames, tmp_path, capsys):
     assert main(["predict", "synth-hand-lite", str(frames / "frame-00000.png"), "--truth",
                  str(frames / "frames.json")]) == 0
     assert f"error against {frames / 'frames.json'}: {errors.mean():.1f} mm mean" in capsys.readouterr().out
-    assert main(["predict", "synth-hand-lite", str(overlay), "--truth", str(frames / "frames.json")]) == 2
-    assert "lists no frame 'out.png'" in capsys.readouterr().err
+    unlisted = tmp_path / "other.png"
+    unlisted.write_bytes((frames / "frame-00000.png").read_bytes())
+    assert main(["predict", "synth-hand-lite", str(unlisted), "--truth", str(frames / "frames.json")]) == 2
+    assert "lists no frame 'other.png'" in capsys.readouterr().err
     assert main(["data", "frames", str(tmp_path / "none"), "--out", str(tmp_path / "f"), "--count", "0"]) == 2
     assert "--count must be at least 1" in capsys.readouterr().err
 
