@@ -190,7 +190,7 @@ class EagerModel(HandPoseModel):
     """The ``keras-eager`` row: a loaded entry's loop called eagerly, ``loop(inputs)``, with the zoo's ``predict``."""
 
     def __init__(self, loaded: HandPoseModel):  # no tf.function: that is the compiled row
-        self.model, self.config, self.name = loaded.model, loaded.config, loaded.name
+        self.model, self.config, self.name, self.source = loaded.model, loaded.config, loaded.name, loaded.source
 
     def run_graph(self, depth, intrinsics):
         out = self.model({"depth": depth, "intrinsics": intrinsics}, training=False)

@@ -178,7 +178,7 @@ def test_export_cli_writes_and_reports(card, tmp_path, capsys):
 
 
 def test_bench_cli_json_and_tables(card, tmp_path, capsys):
-    assert main(["bench", str(card), "--formats", "keras-eager", "keras", "onnx", "tensorrt", "--frames", "0",
+    assert main(["bench", str(card), "--formats", "keras-eager", "keras", "onnx", "tensorrt", "--frames", "1",
                  "--repeats", "2", "--no-paper", "--out", str(tmp_path), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     rows = {row["format"]: row for row in result["formats"]}
