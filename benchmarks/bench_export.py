@@ -11,6 +11,6 @@ from handloop.cli import main
 
 if __name__ == "__main__":
     argv = sys.argv[1:] or ["synth-hand-lite"]
-    if "--out" not in argv:
-        argv += ["--out", str(Path(__file__).resolve().parent / "results")]
+    if "--out" not in argv:  # its own results folder: replacing the last run's tables is the point
+        argv += ["--out", str(Path(__file__).resolve().parent / "results"), "--force"]
     sys.exit(main(["bench", *argv]))
