@@ -98,13 +98,20 @@ def test_pipeline_views_per_frame_and_determinism():
 
 
 class NormTask(Task):
-    """A network whose first layer normalises its 4 inputs: the BatchNorm statistics are those of the inputs."""
+    """A network whose first layer normalises its 4 inputs: the BatchNorm statistics are those of the inputs, three
+    batches of 8 with different means and spreads."""
+
+    batches = [{"x": (np.random.default_rng(k).normal(size=(8, 4)) * (k + 1) + 10 * k).astype("float32")}
+               for k in range(3)]
 
     def build_model(self):
         import keras
 
         x = keras.Input((4,))
         return keras.Model(x, keras.layers.Dense(1)(keras.layers.BatchNormalization(momentum=0.99)(x)))
+
+    def build_inputs(self, batch_size):
+        return tf.data.Dataset.from_tensor_slices({"x": np.stack([b["x"] for b in self.batches])}).repeat()
 
     def per_example_loss(self, model, batch):
         return tf.reduce_sum(model(batch["x"], training=True), -1)
@@ -113,12 +120,11 @@ class NormTask(Task):
 @pytest.mark.parametrize("devices", [None, ["/cpu:0", "/cpu:1"]])
 def test_recalibrate_batchnorm_averages_the_batch_statistics(devices):
     strategy = tf.distribute.MirroredStrategy(devices) if devices else tf.distribute.get_strategy()
-    rng = np.random.default_rng(0)
-    batches = [{"x": (rng.normal(size=(8, 4)) * (k + 1) + 10 * k).astype("float32")} for k in range(3)]
+    batches = NormTask.batches
     with strategy.scope():
         model = NormTask().build_model()
     weights = [np.asarray(w) for w in model.trainable_weights]
-    assert recalibrate_batchnorm(NormTask(), model, batches, strategy) == 3
+    assert recalibrate_batchnorm(NormTask(), model, 8, strategy, count=3) == 3
     norm = model.layers[1]
     seen = [b["x"][:4] if devices else b["x"] for b in batches]  # Keras keeps the first replica's statistics
     np.testing.assert_allclose(np.asarray(norm.moving_mean), np.mean([x.mean(0) for x in seen], 0), rtol=1e-5)
@@ -126,4 +132,4 @@ def test_recalibrate_batchnorm_averages_the_batch_statistics(devices):
     assert norm.momentum == 0.99
     for before, after in zip(weights, model.trainable_weights):
         np.testing.assert_array_equal(before, np.asarray(after))
-    assert recalibrate_batchnorm(OffsetTask(), OffsetTask().build_model(), batches, strategy) == 0  # no BatchNorm
+    assert recalibrate_batchnorm(OffsetTask(), OffsetTask().build_model(), 8, strategy) == 0  # no BatchNorm

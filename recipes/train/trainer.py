@@ -100,10 +100,11 @@ def _batchnorm_layers(layer) -> list:
     return [bn for inner in getattr(layer, "layers", []) for bn in _batchnorm_layers(inner)]
 
 
-def recalibrate_batchnorm(task: Task, model: keras.Model, batches, strategy: tf.distribute.Strategy) -> int:
+def recalibrate_batchnorm(task: Task, model: keras.Model, batch_size: int, strategy: tf.distribute.Strategy,
+                          count: int = RECALIBRATION_BATCHES) -> int:
     """Replaces the moving mean and variance of ``model``'s BatchNormalization layers by the plain average of the
-    batch statistics they see in training mode over ``batches`` (global batches of ``task``'s inputs), the weights
-    unchanged. Across several replicas the statistics are the first replica's, as in a training step (Keras's
+    batch statistics they see in training mode over the first ``count`` global batches of ``batch_size`` of
+    ``task``'s inputs, the weights unchanged; the inputs are built only for a model that has such layers. Across several replicas the statistics are the first replica's, as in a training step (Keras's
     aggregation of moving statistics); every worker of a multi-worker run calls it.
 
     Why: the moving statistics are an exponential average over the last few hundred steps, so while the weights
@@ -119,16 +120,16 @@ def recalibrate_batchnorm(task: Task, model: keras.Model, batches, strategy: tf.
     if not layers:
         return 0
     momenta = [layer.momentum for layer in layers]
-    count = 0
+    done = 0
     try:
-        for count, batch in enumerate(batches, 1):
+        for done, batch in enumerate(task.build_inputs(batch_size).take(count), 1):
             for layer in layers:  # the k-th batch gets weight 1/k: a running plain average, the first one replaces
-                layer.momentum = (count - 1) / count
+                layer.momentum = (done - 1) / done
             strategy.run(task.per_example_loss, args=(model, _split_across_replicas(strategy, batch)))
     finally:
         for layer, momentum in zip(layers, momenta):
             layer.momentum = momentum
-    return count
+    return done
 
 
 def _variables(model: keras.Model, optimizer) -> dict:
@@ -256,7 +257,7 @@ def fit(task: Task, stage: StageConfig, workdir: str | Path, strategy: tf.distri
                 if agreed(time.monotonic() - last_save > checkpoint_seconds) and int(step_in_epoch.numpy()) < steps:
                     save()
                     last_save = time.monotonic()
-        recalibrate_batchnorm(task, model, task.build_inputs(stage.batch_size).take(RECALIBRATION_BATCHES), strategy)
+        recalibrate_batchnorm(task, model, stage.batch_size, strategy)
         row = {"epoch": current + 1, "images": (current + 1) * steps * stage.batch_size,
                "seconds": round(float(seconds.numpy()), 1), "loss": float(epoch_loss.numpy()) / steps,
                "learning_rate": float(schedule(optimizer.iterations)),
