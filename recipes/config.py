@@ -30,6 +30,10 @@ STRATEGIES = ("auto", "default", "mirrored", "multiworker")
 RECIPES_DIR = Path(__file__).resolve().parent
 """Where the shipped ``*.yaml`` recipes live."""
 
+WEIGHTS_SUFFIX = ".weights.h5"
+"""Ending of a network's weights file (Keras' ``save_weights`` format): a stage's ``init_from`` ending so is a file,
+otherwise a zoo entry."""
+
 
 @dataclasses.dataclass
 class AugmentConfig:
@@ -91,6 +95,10 @@ class StageConfig:
             as fast with it on this project's CPU; the convolutional trunks do not gain).
         from_entry: instead of training, take the trained network of this name from this zoo entry (name or
             card path); the entry's network config must equal the recipe's.
+        init_from: train, but start from trained weights instead of the seeded random ones (fine-tuning, or a
+            longer second schedule): a zoo entry (name or card path; its network of this name, built as the
+            recipe's) or a ``.weights.h5`` file of this network (a relative path is relative to the recipe's file).
+            The schedule starts afresh; the synthesizer then trains at full size only (no growing).
     """
 
     epochs: Count = 10
@@ -101,6 +109,7 @@ class StageConfig:
     grow_epochs: Count | None = None
     jit_compile: bool = False
     from_entry: str | None = None
+    init_from: str | None = None
 
 
 @dataclasses.dataclass
@@ -153,7 +162,8 @@ class Recipe:
 def apply_overrides(tree: dict, overrides: list[str]) -> list[Problem]:
     """Applies ``key.sub=value`` strings (values parsed as YAML) to a recipe's tree, in place, creating missing
     sections (the checks that follow name unknown keys); returns the problems of those it could not apply, keyed
-    by the override's key path."""
+    by the override's key path. Each section on an override's path is copied first, so a section the YAML shares
+    between keys (an anchor and its aliases) changes only where the override points."""
     problems = []
     for item in overrides:
         path, _, text = item.partition("=")
@@ -173,6 +183,7 @@ def apply_overrides(tree: dict, overrides: list[str]) -> list[Problem]:
             if not isinstance(node[key], dict):
                 problems.append((".".join(keys[:depth + 1]), f"is {node[key]!r}, not a section holding {keys[-1]!r}"))
                 break
+            node[key] = dict(node[key])
             node = node[key]
         else:
             node[keys[-1]] = value
@@ -269,6 +280,9 @@ def load_recipe(spec: str | Path, overrides: list[str] = ()) -> Recipe:
     recipe = _build(tree)
     if recipe.stages_dir and not Path(recipe.stages_dir).is_absolute():
         recipe.stages_dir = str(path.resolve().parent / recipe.stages_dir)
+    for stage in recipe.stages.values():
+        if stage.init_from and stage.init_from.endswith(WEIGHTS_SUFFIX) and not Path(stage.init_from).is_absolute():
+            stage.init_from = str(path.resolve().parent / stage.init_from)
     return recipe
 
 

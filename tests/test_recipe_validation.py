@@ -95,6 +95,17 @@ def test_overrides_may_set_keys_the_file_leaves_to_defaults():
     assert recipe.stages["localizer"].grow_epochs == 2 and recipe.model.predictor.blocks == 2
 
 
+def test_override_of_a_shared_yaml_section_changes_only_its_key(tmp_path):
+    """A recipe may give several stages one anchored schedule; ``--set`` on one stage leaves the others alone."""
+    path = tmp_path / "anchored.yaml"
+    path.write_text("name: anchored\nmodel: {size: lite}\nstages:\n  localizer: &s {epochs: 2, steps_per_epoch: 3}\n"
+                    "  predictor: *s\n  synthesizer: *s\n  updater: *s\n")
+    recipe = load_recipe(path, ["stages.predictor.epochs=5", "stages.predictor.init_from=start.weights.h5"])
+    assert [recipe.stages[s].epochs for s in ("localizer", "predictor", "updater")] == [2, 5, 2]
+    assert recipe.stages["predictor"].init_from == str(tmp_path.resolve() / "start.weights.h5")
+    assert recipe.stages["localizer"].init_from is None
+
+
 @pytest.mark.parametrize("name", sorted(p.stem for p in RECIPES_DIR.glob("*.yaml")))
 def test_shipped_recipes_load_unchanged(name):
     tree = yaml.safe_load((RECIPES_DIR / f"{name}.yaml").read_text())

@@ -95,6 +95,46 @@ def test_fresh_retrains_and_other_settings_are_refused(copy, capsys):
     assert json.loads((run / "settings.json").read_text())["shuffle_buffer"] == 4
 
 
+def _trainable(path, stage):
+    """The trainable weights of a tiny-recipe network stored in ``path``."""
+    from handloop.zoo.config import LoopConfig
+    from handloop.zoo.loops import build_network
+
+    model = build_network(LoopConfig.from_dict(TINY_MODEL), stage)
+    model.load_weights(path)
+    return [w.numpy() for w in model.trainable_weights]
+
+
+def test_init_from_starts_a_stage_from_given_weights(trained, copy, capsys):
+    """``init_from``: a weights file (relative to the recipe) for the predictor, a zoo entry for the synthesizer,
+    which then trains at full size only; a learning rate of 1e-12 leaves the start unchanged. A missing file or the
+    weights of another network are refused in one line."""
+    import shutil
+
+    import numpy as np
+    import pandas as pd
+
+    finished = copy.parent / "runs" / "tiny-hand" / "stages"
+    shutil.copy(finished / "predictor.weights.h5", copy.parent / "start.weights.h5")
+    still = ["--set", "stages.predictor.learning_rate=1.0e-12", "--set", "stages.synthesizer.learning_rate=1.0e-12"]
+    assert main(["train", str(copy), "--stage", "predictor", "--fresh", "--no-progress", *still,
+                 "--set", "stages.predictor.init_from=start.weights.h5"]) == 0
+    for a, b in zip(_trainable(copy.parent / "start.weights.h5", "predictor"),
+                    _trainable(finished / "predictor.weights.h5", "predictor")):
+        np.testing.assert_allclose(a, b, atol=1e-3)
+    assert main(["train", str(copy), "--stage", "synthesizer", "--fresh", "--no-progress", *still,
+                 "--set", f"stages.synthesizer.init_from={trained / 'entry' / 'tiny-hand.json'}"]) == 0
+    assert pd.read_csv(finished / "synthesizer.history.csv")["run"].tolist() == ["synthesizer-128"]
+    capsys.readouterr()
+    assert main(["train", str(copy), "--stage", "predictor", "--fresh", "--no-progress",
+                 "--set", "stages.predictor.init_from=missing.weights.h5"]) == 2
+    assert f"init_from {copy.parent / 'missing.weights.h5'} is not a file" in capsys.readouterr().err
+    shutil.copy(finished / "localizer.weights.h5", copy.parent / "other.weights.h5")
+    assert main(["train", str(copy), "--stage", "predictor", "--fresh", "--no-progress",
+                 "--set", "stages.predictor.init_from=other.weights.h5"]) == 2
+    assert "cannot start predictor from" in capsys.readouterr().err
+
+
 def test_finished_stages_are_skipped_with_a_message(trained, tmp_path, capsys):
     """A fresh clone holds the committed finished stages but no run folder: every stage is skipped, by name."""
     import shutil

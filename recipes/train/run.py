@@ -10,11 +10,13 @@ finished stage is skipped. The shipped recipes keep that folder in the repositor
 it finishes and a fresh clone continues at the first unfinished one. The updater stages load the predictors' and
 the synthesizer's finished weights. A stage whose config names ``from_entry`` takes that zoo entry's trained
 network instead of training one (e.g. the hand-object loop's synthesizer, which renders the hand alone, from the
-hand loop's entry).
+hand loop's entry); one that names ``init_from`` trains starting from an entry's network or a weights file
+(fine-tuning a zoo entry on a user's data, or a second schedule from a finished stage).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import tempfile
@@ -24,7 +26,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from handloop.recipes.config import Recipe
+from handloop.recipes.config import WEIGHTS_SUFFIX, Recipe
 from handloop.recipes.records import corrupt_shard_error, frames_dataset
 from handloop.recipes.train import tasks
 from handloop.recipes.train.distribute import barrier, input_part, is_chief
@@ -95,10 +97,10 @@ def prepare_frames(recipe: Recipe, split: str, strategy: tf.distribute.Strategy 
 
 def stage_weights(recipe: Recipe, stage: str) -> Path:
     """Final weights file of a stage of ``recipe`` (float16, in its finished-stages folder)."""
-    return recipe.finished_dir / f"{stage}.weights.h5"
+    return recipe.finished_dir / f"{stage}{WEIGHTS_SUFFIX}"
 
 
-FINISHED_SUFFIXES = (".weights.h5", ".json", ".history.csv")
+FINISHED_SUFFIXES = (WEIGHTS_SUFFIX, ".json", ".history.csv")
 """The files :func:`finish_stage` writes per stage, as ``<stage><suffix>``."""
 SETTINGS = "settings.json"
 """File in a stage's run folder: the recipe settings its checkpoints were made with."""
@@ -200,11 +202,12 @@ def load_network(recipe: Recipe, stage: str, config: LoopConfig):
     return model
 
 
-def take_from_entry(recipe: Recipe, stage: str, config: LoopConfig, entry_name: str) -> Path:
-    """Copies network ``stage`` of zoo entry ``entry_name`` as this recipe's trained stage; returns its weights.
+def entry_network(stage: str, config: LoopConfig, entry_name: str, destination: Path) -> Path:
+    """Writes network ``stage`` of zoo entry ``entry_name`` (name or card path) to ``destination`` (a
+    ``.weights.h5`` file); returns it.
 
     Raises:
-        ValueError: naming both configs when the entry's network is built differently from the recipe's.
+        ValueError: naming both configs when the entry's network is built differently from ``config``'s.
     """
     from handloop.zoo.registry import find_entry, load
 
@@ -214,24 +217,45 @@ def take_from_entry(recipe: Recipe, stage: str, config: LoopConfig, entry_name: 
         if mine.get(key) != theirs.get(key):
             raise ValueError(f"stage {stage!r} cannot come from entry {entry.name!r}: its {key} is {theirs.get(key)} "
                              f"while the recipe's is {mine.get(key)}")
-    final = stage_weights(recipe, stage)
-    with atomic_path(final) as tmp:
+    with atomic_path(destination) as tmp:
         load(entry_name).model.get_layer(stage).save_weights(tmp)
-    return final
+    return destination
+
+
+@contextlib.contextmanager
+def initial_weights(recipe: Recipe, stage: str, config: LoopConfig):
+    """Context giving the weights file stage ``stage`` starts from (its ``init_from``), or None for the seeded
+    random ones; a zoo entry's network is written to a temporary file, removed on exit.
+
+    Raises:
+        FileNotFoundError: naming a missing weights file.
+        ValueError: for an entry whose network is built differently from the recipe's.
+    """
+    source = recipe.stage(stage).init_from
+    if not source:
+        yield None
+    elif source.endswith(WEIGHTS_SUFFIX):
+        if not Path(source).is_file():
+            raise FileNotFoundError(f"stage {stage}: init_from {source} is not a file")
+        yield Path(source)
+    else:
+        with tempfile.TemporaryDirectory() as scratch:
+            yield entry_network(stage, config, source, Path(scratch) / f"{stage}{WEIGHTS_SUFFIX}")
 
 
 def _train_synthesizer(recipe: Recipe, frames, config: LoopConfig, strategy, progress: bool,
-                       checkpoint_seconds: float) -> list[FitResult]:
+                       checkpoint_seconds: float, init_weights: Path | None) -> list[FitResult]:
     """Grows the synthesizer from 8 px to full size, each size starting from the previous one's weights (``epochs``
     at full size, ``grow_epochs`` below it); a size already trained in this run folder is resumed (it returns at
-    once with its weights and history)."""
+    once with its weights and history). Started from ``init_weights`` (a full-size synthesizer), it trains the full
+    size only."""
     settings, workdir = recipe.stage("synthesizer"), recipe.run_dir / "synthesizer"
     results, previous, full = [], None, full_stages(config.synthesizer, config.crop)
-    for grown in range(full + 1):
+    for grown in range(full if init_weights else 0, full + 1):
         task = tasks.SynthesizerTask(recipe, frames, config, grown, previous)
         epochs = settings.epochs if grown == full or settings.grow_epochs is None else settings.grow_epochs
         results.append(fit(task, dataclasses.replace(settings, epochs=epochs), workdir / task.name, strategy,
-                           progress=progress, checkpoint_seconds=checkpoint_seconds))
+                           progress=progress, checkpoint_seconds=checkpoint_seconds, init_weights=init_weights))
         previous = results[-1].weights_path
     return results
 
@@ -267,24 +291,27 @@ def train_stage(recipe: Recipe, stage: str, frames: tf.data.Dataset, strategy=No
     chief = is_chief(strategy)
     if settings.from_entry:
         if chief:
-            take_from_entry(recipe, stage, config, settings.from_entry)
+            entry_network(stage, config, settings.from_entry, stage_weights(recipe, stage))
         barrier(strategy)
         return stage_weights(recipe, stage)
     if status == "extend" and not (recipe.run_dir / stage).is_dir():
         raise ValueError(f"stage {stage} finished after {done} epochs and the recipe now asks for {settings.epochs}, "
                          f"but its checkpoints are not in {recipe.run_dir / stage} to continue from: pass --fresh to "
-                         "retrain it, or --workdir with the run that trained it")
+                         "retrain it (with a copy of its weights as the stage's init_from to start from them), or "
+                         "--workdir with the run that trained it")
     _check_run_folder(recipe, stage, input_part(strategy)[1], chief)
     try:
-        if stage == "synthesizer":
-            results = _train_synthesizer(recipe, frames, config, strategy, progress, checkpoint_seconds)
-        else:
-            task = _task(recipe, stage, frames, config)
-            results = [fit(task, settings, recipe.run_dir / stage, strategy, progress=progress,
-                           checkpoint_seconds=checkpoint_seconds)]
-            if chief and isinstance(task, tasks.LocalizerTask) and recipe.data.val:
-                with atomic_path(recipe.finished_dir / tasks.LOCALIZER_ERRORS) as tmp, open(tmp, "wb") as handle:
-                    np.save(handle, task.center_errors_mm(results[0].model))
+        with initial_weights(recipe, stage, config) as init_weights:
+            if stage == "synthesizer":
+                results = _train_synthesizer(recipe, frames, config, strategy, progress, checkpoint_seconds,
+                                             init_weights)
+            else:
+                task = _task(recipe, stage, frames, config)
+                results = [fit(task, settings, recipe.run_dir / stage, strategy, progress=progress,
+                               checkpoint_seconds=checkpoint_seconds, init_weights=init_weights)]
+                if chief and isinstance(task, tasks.LocalizerTask) and recipe.data.val:
+                    with atomic_path(recipe.finished_dir / tasks.LOCALIZER_ERRORS) as tmp, open(tmp, "wb") as f:
+                        np.save(f, task.center_errors_mm(results[0].model))
     except tf.errors.DataLossError as error:  # tf.data does not say which shard: find it
         raise corrupt_shard_error([d for d in (recipe.data.train, recipe.data.val) if d], error) from None
     if chief:

@@ -138,7 +138,7 @@ def _variables(model: keras.Model, optimizer) -> dict:
 
 def fit(task: Task, stage: StageConfig, workdir: str | Path, strategy: tf.distribute.Strategy | None = None,
         steps_per_epoch: int | None = None, progress: bool = True, stop_after_steps: int | None = None,
-        checkpoint_seconds: float = 600.0) -> FitResult:
+        checkpoint_seconds: float = 600.0, init_weights: str | Path | None = None) -> FitResult:
     """Trains ``task``'s network for ``stage.epochs`` epochs, resuming from ``workdir`` if it holds a checkpoint.
 
     The checkpoint (weights, optimizer slots, the data iterator's position, the task's state, the epoch, the step
@@ -157,6 +157,8 @@ def fit(task: Task, stage: StageConfig, workdir: str | Path, strategy: tf.distri
         progress: show a tqdm bar with rate and ETA.
         stop_after_steps: stop abruptly after this many steps of this call, as a crash would (tests resume).
         checkpoint_seconds: wall time between checkpoints within an epoch, seconds.
+        init_weights: a ``.weights.h5`` file of this network to start from instead of the seeded random weights
+            (a checkpoint, when there is one, still wins: it holds later ones).
     Returns:
         :class:`FitResult`; the weights are also written (atomically, by the chief) to ``workdir/<name>.weights.h5``,
         before every worker returns.
@@ -174,6 +176,8 @@ def fit(task: Task, stage: StageConfig, workdir: str | Path, strategy: tf.distri
     with strategy.scope():
         keras.utils.set_random_seed(task.seed)
         model = task.build_model()
+        if init_weights is not None:
+            _load_initial(model, init_weights, task.name)
         schedule = keras.optimizers.schedules.ExponentialDecay(stage.learning_rate, steps, stage.decay, staircase=True)
         optimizer = keras.optimizers.Adam(schedule)
         optimizer.build(model.trainable_variables)
@@ -288,6 +292,15 @@ def fit(task: Task, stage: StageConfig, workdir: str | Path, strategy: tf.distri
             model.save_weights(tmp)
     barrier(strategy)
     return FitResult(model, [row["loss"] for row in history], history, weights_path)
+
+
+def _load_initial(model: keras.Model, path: str | Path, name: str) -> None:
+    """Loads ``path`` into ``model``; ValueError in one line when the file is not this network's weights."""
+    try:
+        model.load_weights(path)
+    except (ValueError, OSError, KeyError) as error:
+        raise ValueError(f"cannot start {name} from {path}: not the weights of this network "
+                         f"({str(error).splitlines()[0] if str(error) else type(error).__name__})") from None
 
 
 def _restore(checkpoint: tf.train.Checkpoint, path: str, inputs: tf.train.CheckpointManager | None, name: str,
