@@ -125,6 +125,7 @@ def test_init_from_starts_a_stage_from_given_weights(trained, copy, capsys):
     assert main(["train", str(copy), "--stage", "synthesizer", "--fresh", "--no-progress", *still,
                  "--set", f"stages.synthesizer.init_from={trained / 'entry' / 'tiny-hand.json'}"]) == 0
     assert pd.read_csv(finished / "synthesizer.history.csv")["run"].tolist() == ["synthesizer-128"]
+    assert json.loads((finished / "synthesizer.json").read_text())["init_from"] == str(trained / "entry" / "tiny-hand.json")
     capsys.readouterr()
     assert main(["train", str(copy), "--stage", "predictor", "--fresh", "--no-progress",
                  "--set", "stages.predictor.init_from=missing.weights.h5"]) == 2

@@ -171,8 +171,9 @@ def forget_stage(recipe: Recipe, stage: str) -> None:
 def finish_stage(recipe: Recipe, stage: str, results: list[FitResult]) -> Path:
     """Writes a trained stage to the recipe's finished-stages folder: ``<stage>.weights.h5`` (float16),
     ``<stage>.history.csv`` (the validation rows of its runs: one per synthesizer resolution) and ``<stage>.json``
-    (images seen, training seconds, final validation, SHA-256 of the weights); the weights last, so a stage counts as
-    finished only once everything is there. Returns the weights' path."""
+    (images seen, training seconds, final validation, SHA-256 of the weights, the ``init_from`` it started from if
+    any); the weights last, so a stage counts as finished only once everything is there. Returns the weights'
+    path."""
     from handloop.zoo.registry import copy_float16, file_sha256
 
     final = stage_weights(recipe, stage)
@@ -185,7 +186,8 @@ def finish_stage(recipe: Recipe, stage: str, results: list[FitResult]) -> Path:
                 "seconds": round(sum(r.history[-1]["seconds"] for r in results), 1),
                 "validation": {k: v for k, v in results[-1].history[-1].items()
                                if k not in ("epoch", "images", "seconds", "loss", "learning_rate")},
-                "sha256": file_sha256(staged)}
+                "sha256": file_sha256(staged),
+                **({"init_from": recipe.stage(stage).init_from} if recipe.stage(stage).init_from else {})}
         write_text(final.with_name(f"{stage}.json"), json.dumps(card, indent=2))
         with atomic_path(final) as tmp:
             Path(staged).replace(tmp)
