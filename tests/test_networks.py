@@ -26,6 +26,20 @@ def test_lite_is_smaller_than_paper_and_object_networks_have_their_shapes():
     assert small["object_predictor"].get_layer("opred_conv1") and small["object_localizer"].get_layer("oloc_out")
 
 
+def test_every_network_returns_float32_under_mixed_bfloat16():
+    """A stage trained with ``precision: mixed_bfloat16`` computes in bfloat16 but its loss sees float32 outputs."""
+    import keras
+
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        built = build_networks(dataclasses.replace(lite(), object="cuboid-small"))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    for name, net in built.items():
+        assert net.output.dtype == "float32", name
+        assert any(layer.compute_dtype == "bfloat16" for layer in net.layers), name
+
+
 def test_pca_prior_is_fixed_and_settable():
     config = lite().predictor
     net = networks.build_predictor(config, 21)

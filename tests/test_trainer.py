@@ -62,6 +62,29 @@ def test_mirrored_strategy_on_two_cpus(tmp_path):
     assert np.isfinite(result.losses).all() and result.losses[-1] < result.losses[0]
 
 
+class LocalizerOffsetTask(OffsetTask):
+    """The same task with a (tiny) zoo localizer, whose output layer computes in float32 under any policy."""
+
+    def build_model(self):
+        from handloop.zoo.config import LocalizerConfig
+        from handloop.zoo.networks import build_localizer
+
+        return build_localizer(LocalizerConfig(filters=(4, 4, 4), dense=(16,)))
+
+
+def test_mixed_bfloat16_computes_in_bfloat16_with_float32_weights_and_outputs(tmp_path):
+    import dataclasses
+
+    import keras
+
+    result = fit(LocalizerOffsetTask(), dataclasses.replace(STAGE, precision="mixed_bfloat16"), tmp_path,
+                 steps_per_epoch=6, progress=False)
+    assert keras.mixed_precision.global_policy().name == "float32"  # restored after building
+    assert result.model.get_layer("loc_conv1").compute_dtype == "bfloat16"
+    assert {w.dtype for w in result.model.weights} == {"float32"} and result.model.output.dtype == "float32"
+    assert np.isfinite(result.losses).all() and result.losses[-1] < result.losses[0]
+
+
 class WiderOffsetTask(OffsetTask):
     """The same task with another network: its checkpoints cannot be resumed by OffsetTask."""
 

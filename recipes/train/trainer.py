@@ -17,6 +17,7 @@ the chief's checkpoint. Each worker's data position, which differs between worke
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -104,8 +105,9 @@ def recalibrate_batchnorm(task: Task, model: keras.Model, batch_size: int, strat
                           count: int = RECALIBRATION_BATCHES) -> int:
     """Replaces the moving mean and variance of ``model``'s BatchNormalization layers by the plain average of the
     batch statistics they see in training mode over the first ``count`` global batches of ``batch_size`` of
-    ``task``'s inputs, the weights unchanged; the inputs are built only for a model that has such layers. Across several replicas the statistics are the first replica's, as in a training step (Keras's
-    aggregation of moving statistics); every worker of a multi-worker run calls it.
+    ``task``'s inputs, the weights unchanged; the inputs are built only for a model that has such layers. Across
+    several replicas the statistics are the first replica's, as in a training step (Keras's aggregation of moving
+    statistics); every worker of a multi-worker run calls it.
 
     Why: the moving statistics are an exponential average over the last few hundred steps, so while the weights
     still move they trail them, and the inference-mode error measured on validation frames swings by several mm
@@ -132,6 +134,18 @@ def recalibrate_batchnorm(task: Task, model: keras.Model, batch_size: int, strat
     return done
 
 
+@contextlib.contextmanager
+def dtype_policy(name: str):
+    """Context in which the networks built take Keras' global dtype policy ``name`` (``float32``,
+    ``mixed_bfloat16``); the previous policy is restored on exit. A layer keeps the policy it was built with."""
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(name)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
 def _variables(model: keras.Model, optimizer) -> dict:
     return {"model": list(model.variables), "optimizer": list(optimizer.variables)}
 
@@ -148,7 +162,7 @@ def fit(task: Task, stage: StageConfig, workdir: str | Path, strategy: tf.distri
 
     Args:
         task: the network's task.
-        stage: epochs, batch size, learning rate and its per-epoch decay, XLA or not.
+        stage: epochs, batch size, learning rate and its per-epoch decay, XLA or not, dtype policy.
         workdir: folder for ``ckpt/`` (the latest save only), ``tb/`` (TensorBoard), :data:`HISTORY` and
             ``<name>.weights.h5`` (and ``inputs-worker-<k>/`` per non-chief worker), shared by all workers.
         strategy: a ``tf.distribute`` strategy; the default (single device) strategy when None. With several
@@ -173,7 +187,7 @@ def fit(task: Task, stage: StageConfig, workdir: str | Path, strategy: tf.distri
     if stage.batch_size % strategy.num_replicas_in_sync:
         raise ValueError(f"batch size {stage.batch_size} does not split across "
                          f"{strategy.num_replicas_in_sync} replicas")
-    with strategy.scope():
+    with strategy.scope(), dtype_policy(stage.precision):
         keras.utils.set_random_seed(task.seed)
         model = task.build_model()
         if init_weights is not None:

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import keras
 
+OUTPUT_DTYPE = "float32"
+"""Dtype policy of every network's output layer, whatever the global one: a network built under Keras'
+``mixed_bfloat16`` policy (a recipe stage's ``precision``) computes in bfloat16 but returns float32 poses, offsets
+and images, which its loss compares with float32 targets. Under the default float32 policy this changes nothing."""
+
 
 def dense_head(x, widths: tuple[int, ...], dropout: float, prefix: str):
     """FC layers ``widths`` with ReLU, each followed by dropout when ``dropout > 0``; returns the last tensor."""

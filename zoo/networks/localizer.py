@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 
 from handloop.zoo.config import CROP_SIZE, LocalizerConfig
-from handloop.zoo.networks.common import dense_head
+from handloop.zoo.networks.common import OUTPUT_DTYPE, dense_head
 
 
 def conv_trunk(x, filters, kernels, pools, prefix: str):
@@ -24,7 +24,7 @@ def light_regressor(inputs, config: LocalizerConfig, outputs: int, prefix: str):
     """
     x = conv_trunk(inputs, config.filters, config.kernels, config.pools, prefix)
     x = dense_head(x, config.dense, config.dropout, prefix)
-    return keras.layers.Dense(outputs, name=f"{prefix}_out")(x)
+    return keras.layers.Dense(outputs, name=f"{prefix}_out", dtype=OUTPUT_DTYPE)(x)
 
 
 def build_localizer(config: LocalizerConfig, crop: int = CROP_SIZE, name: str = "localizer"):

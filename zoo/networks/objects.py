@@ -9,6 +9,7 @@ from __future__ import annotations
 import keras
 
 from handloop.zoo.config import CROP_SIZE, LocalizerConfig
+from handloop.zoo.networks.common import OUTPUT_DTYPE
 from handloop.zoo.networks.localizer import light_regressor
 
 CORNERS = 8
@@ -25,4 +26,5 @@ def build_object_predictor(config: LocalizerConfig, crop: int = CROP_SIZE, name:
     """``(B, crop, crop, 1)`` normalised depth -> ``(B, 8, 3)`` box corners in cube units around the crop centre."""
     inputs = keras.Input((crop, crop, 1), name=f"{name}_crop")
     flat = light_regressor(inputs, config, 3 * CORNERS, "opred")
-    return keras.Model(inputs, keras.layers.Reshape((CORNERS, 3), name="opred_corners")(flat), name=name)
+    corners = keras.layers.Reshape((CORNERS, 3), name="opred_corners", dtype=OUTPUT_DTYPE)(flat)
+    return keras.Model(inputs, corners, name=name)

@@ -7,7 +7,7 @@ import numpy as np
 
 from handloop.zoo.config import CROP_SIZE, PredictorConfig
 from handloop.zoo.layers.pca import PCAPrior
-from handloop.zoo.networks.common import dense_head
+from handloop.zoo.networks.common import OUTPUT_DTYPE, dense_head
 
 
 def bottleneck_block(x, filters: int, stride: int, name: str):
@@ -40,7 +40,7 @@ def build_predictor(config: PredictorConfig, num_joints: int, crop: int = CROP_S
     x = keras.layers.Flatten(name="pred_flatten")(x)
     x = dense_head(x, config.dense, config.dropout, "pred")
     embedding = keras.layers.Dense(config.bottleneck, name="pred_embedding")(x)
-    pose = PCAPrior(num_joints, name="pred_pca")(embedding)
+    pose = PCAPrior(num_joints, name="pred_pca", dtype=OUTPUT_DTYPE)(embedding)
     return keras.Model(inputs, pose, name=name)
 
 

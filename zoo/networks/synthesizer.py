@@ -16,7 +16,7 @@ import keras
 
 from handloop.zoo.config import CROP_SIZE, SynthesizerConfig
 from handloop.zoo.layers.unpool import SubpixelConv2D
-from handloop.zoo.networks.common import dense_head
+from handloop.zoo.networks.common import OUTPUT_DTYPE, dense_head
 
 
 def full_stages(config: SynthesizerConfig, crop: int = CROP_SIZE) -> int:
@@ -55,7 +55,8 @@ def build_synthesizer(config: SynthesizerConfig, num_joints: int, crop: int = CR
                            name=f"synth_conv{s}")(x)
     head = f"synth_head_{base * 2**stages}"
     if stages:
-        out = SubpixelConv2D(1, config.kernel, activation="tanh", unpool=False, name=head)(x)
+        out = SubpixelConv2D(1, config.kernel, activation="tanh", unpool=False, name=head, dtype=OUTPUT_DTYPE)(x)
     else:
-        out = keras.layers.Conv2D(1, config.kernel, padding="same", activation="tanh", name=head)(x)
+        out = keras.layers.Conv2D(1, config.kernel, padding="same", activation="tanh", name=head,
+                                  dtype=OUTPUT_DTYPE)(x)
     return keras.Model(inputs, out, name=name)
