@@ -1,5 +1,7 @@
-"""SynthHands shards: same settings give the same bytes, other settings are refused, a killed run resumes."""
+"""SynthHands shards: same settings give the same bytes (those pinned below), other settings are refused, a killed
+run resumes."""
 
+import hashlib
 import os
 import signal
 import subprocess
@@ -24,6 +26,22 @@ def test_same_settings_same_bytes_and_other_settings_refused(tmp_path):
         prepare_directory(SynthSettings(frames=8, seed=6, objects="mixed", shard_size=4), tmp_path / "a")
     with pytest.raises(ValueError, match="objects: 'cups' is not one of"):
         SynthSettings(frames=8, seed=0, objects="cups")
+
+
+@pytest.mark.parametrize("objects, sha256", [
+    ("none", "b07e213ac7a01eeb862fde2fd416ecb2f8afd824ac4973f87f9423ccec498446"),
+    ("cylinder", "ad39bbd95aac5e979ab9dedff02ae3f88569b51949b0e8b998ed37af0631b931"),
+])
+def test_shard_bytes_are_pinned(tmp_path, objects, sha256):
+    """A change meant to make the generator faster must keep its bytes: these hashes are those of the generator
+    before the issue-17b speed-ups (CPU, TensorFlow 2.21, Pillow 13). A change of the sampling, the rendering or the
+    encoding changes them on purpose (update them then); a TensorFlow, Pillow (zlib) or numpy upgrade may too."""
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        pytest.skip("the pinned bytes are those of the caster compiled for the CPU")
+    [path] = generate(SynthSettings(frames=4, seed=5, objects=objects, shard_size=4), tmp_path, progress=False)
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == sha256
 
 
 def test_killed_run_resumes_to_the_same_bytes_with_any_worker_count(tmp_path):

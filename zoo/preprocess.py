@@ -117,6 +117,7 @@ def center_of_mass(
     dmax: float = DEPTH_MAX_MM,
     iterations: int = 3,
     stride: int = 1,
+    origin: tuple[int, int] = (0, 0),
 ) -> np.ndarray:
     """Finds the hand as the centre of mass of the nearest depth blob.
 
@@ -125,12 +126,14 @@ def center_of_mass(
     centre. :func:`handloop.zoo.layers.geometry.center_of_mass` is the same algorithm in TF ops.
 
     Args:
-        depth: ``(H, W)`` depth in mm, 0 where missing.
+        depth: ``(H, W)`` depth in mm, 0 where missing: the whole frame, or a window of it (see ``origin``).
         intrinsics: the frame's camera.
         cube: cube side in mm.
         stride: read every ``stride``-th row and column (pixels), as the loop's ``config.com_stride``.
+        origin: frame pixel ``(u, v)`` of ``depth[0, 0]``. With ``stride`` 1, a window outside which no frame
+            pixel lies in ``(dmin, dmax)`` gives the whole frame's result bit for bit, for a fraction of the work.
     Returns:
-        ``(3,)`` float64 array ``(u, v, d)``: pixels and mm.
+        ``(3,)`` float64 array ``(u, v, d)``: frame pixels and mm.
     Raises:
         NoHandError: when no pixel lies in the depth range.
     """
@@ -138,12 +141,11 @@ def center_of_mass(
     valid = (depth > dmin) & (depth < dmax)
     if not valid.any():
         raise NoHandError(f"no depth between {dmin:g} and {dmax:g} mm")
-    mask = valid & (depth < depth[valid].min() + cube)
-    vs, us = np.nonzero(mask)
-    com = np.array([us.mean() * stride, vs.mean() * stride, depth[mask].mean()])
     vs, us = np.nonzero(valid)
     ds = depth[vs, us]
-    vs, us = vs * stride, us * stride
+    vs, us = vs * stride + origin[1], us * stride + origin[0]
+    near = ds < ds.min() + cube
+    com = np.array([us[near].mean(), vs[near].mean(), ds[near].mean()])
     for _ in range(iterations):
         hu = cube / 2 * intrinsics.fx / max(com[2], 1.0)
         hv = cube / 2 * intrinsics.fy / max(com[2], 1.0)
