@@ -286,11 +286,12 @@ def load_recipe(spec: str | Path, overrides: list[str] = ()) -> Recipe:
             for key, message in problems]
         raise ConfigError(f"recipe {path}", unset + problems, lines)
     recipe = _build(tree)
-    if recipe.stages_dir and not Path(recipe.stages_dir).is_absolute():
-        recipe.stages_dir = str(path.resolve().parent / recipe.stages_dir)
+    beside = path.resolve().parent  # relative paths in a recipe are relative to its file
+    if recipe.stages_dir:
+        recipe.stages_dir = str(beside / recipe.stages_dir)
     for stage in recipe.stages.values():
-        if stage.init_from and stage.init_from.endswith(WEIGHTS_SUFFIX) and not Path(stage.init_from).is_absolute():
-            stage.init_from = str(path.resolve().parent / stage.init_from)
+        if stage.init_from and stage.init_from.endswith(WEIGHTS_SUFFIX):
+            stage.init_from = str(beside / stage.init_from)
     return recipe
 
 

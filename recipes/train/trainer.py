@@ -190,8 +190,6 @@ def fit(task: Task, stage: StageConfig, workdir: str | Path, strategy: tf.distri
     with strategy.scope(), dtype_policy(stage.precision):
         keras.utils.set_random_seed(task.seed)
         model = task.build_model()
-        if init_weights is not None:
-            _load_initial(model, init_weights, task.name)
         schedule = keras.optimizers.schedules.ExponentialDecay(stage.learning_rate, steps, stage.decay, staircase=True)
         optimizer = keras.optimizers.Adam(schedule)
         optimizer.build(model.trainable_variables)
@@ -212,6 +210,8 @@ def fit(task: Task, stage: StageConfig, workdir: str | Path, strategy: tf.distri
                                                            workdir / f"inputs-worker-{worker}", max_to_keep=1)
     if manager.latest_checkpoint:
         _restore(checkpoint, manager.latest_checkpoint, inputs, task.name, workdir)
+    elif init_weights is not None:
+        _load_initial(model, init_weights, task.name)
     history = json.loads(progress_state["history"].numpy().decode())
 
     def save():
