@@ -136,6 +136,32 @@ def test_init_from_starts_a_stage_from_given_weights(trained, copy, capsys):
     assert "cannot start predictor from" in capsys.readouterr().err
 
 
+def test_from_entry_stages_take_the_entry_networks_and_the_localizer_errors(trained, copy, capsys):
+    """Stages with ``from_entry`` take an entry's networks untrained; a localizer taken so also records its centre
+    errors on the validation split, which ``augment.center_errors: localizer`` needs to train the predictor (here a
+    wider one than the entry's)."""
+    import numpy as np
+
+    entry = str(trained / "entry" / "tiny-hand.json")
+    tree = yaml.safe_load(copy.read_text())
+    tree.update(name="tiny-wider", augment={"center_errors": "localizer"})
+    tree["model"]["predictor"] = {**TINY_MODEL["predictor"], "dense": [24]}
+    tree["stages"].update(localizer={"from_entry": entry}, synthesizer={"from_entry": entry})
+    path = copy.parent / "tiny-wider.yaml"
+    path.write_text(yaml.safe_dump(tree))
+    assert main(["train", str(path), "--no-progress", "--entry-dir", str(copy.parent / "entry")]) == 0
+    finished = copy.parent / "runs" / "tiny-wider" / "stages"
+    assert not (finished / "localizer.json").exists()  # taken, not trained
+    for a, b in zip(_trainable(finished / "localizer.weights.h5", "localizer"),
+                    _trainable(trained / "runs" / "tiny-hand" / "stages" / "localizer.weights.h5", "localizer")):
+        np.testing.assert_array_equal(a, b)
+    mine = np.load(finished / "localizer.errors.npy")
+    theirs = np.load(trained / "runs" / "tiny-hand" / "stages" / "localizer.errors.npy")
+    assert mine.shape == theirs.shape == (8, 3)
+    np.testing.assert_allclose(mine, theirs, atol=0.5)  # the same localizer, stored in float16 by the entry
+    assert json.loads((finished / "predictor.json").read_text())["images"] > 0
+
+
 def test_finished_stages_are_skipped_with_a_message(trained, tmp_path, capsys):
     """A fresh clone holds the committed finished stages but no run folder: every stage is skipped, by name."""
     import shutil

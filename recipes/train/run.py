@@ -19,9 +19,11 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import shutil
 import tempfile
 from pathlib import Path
 
+import keras
 import numpy as np
 import pandas as pd
 import tensorflow as tf
@@ -269,6 +271,15 @@ def _task(recipe: Recipe, stage: str, frames, config: LoopConfig):
     return task(recipe, frames, config, *(load_network(recipe, name, config) for name in task.needs))
 
 
+def _save_localizer_errors(recipe: Recipe, task, localizer: keras.Model) -> None:
+    """Writes the trained ``localizer``'s centre errors on the recipe's validation split (if it has one) to
+    :data:`tasks.LOCALIZER_ERRORS`, which ``augment.center_errors: localizer`` draws the other stages' crop centres
+    from; ``task`` is a :class:`tasks.LocalizerTask` of the recipe."""
+    if recipe.data.val:
+        with atomic_path(recipe.finished_dir / tasks.LOCALIZER_ERRORS) as tmp, open(tmp, "wb") as f:
+            np.save(f, task.center_errors_mm(localizer))
+
+
 def train_stage(recipe: Recipe, stage: str, frames: tf.data.Dataset, strategy=None, progress: bool = True,
                 checkpoint_seconds: float = 600.0) -> Path:
     """Trains one stage of ``recipe`` on ``frames`` (parsed frame dicts) unless it is done; returns its weights.
@@ -293,7 +304,14 @@ def train_stage(recipe: Recipe, stage: str, frames: tf.data.Dataset, strategy=No
     chief = is_chief(strategy)
     if settings.from_entry:
         if chief:
-            entry_network(stage, config, settings.from_entry, stage_weights(recipe, stage))
+            with tempfile.TemporaryDirectory() as scratch:
+                taken = entry_network(stage, config, settings.from_entry, Path(scratch) / f"{stage}{WEIGHTS_SUFFIX}")
+                if stage == "localizer":
+                    localizer = build_network(config, stage)
+                    localizer.load_weights(taken)
+                    _save_localizer_errors(recipe, tasks.LocalizerTask(recipe, frames, config), localizer)
+                with atomic_path(stage_weights(recipe, stage)) as tmp:  # last: the stage is finished once it exists
+                    shutil.copyfile(taken, tmp)
         barrier(strategy)
         return stage_weights(recipe, stage)
     if status == "extend" and not (recipe.run_dir / stage).is_dir():
@@ -311,9 +329,8 @@ def train_stage(recipe: Recipe, stage: str, frames: tf.data.Dataset, strategy=No
                 task = _task(recipe, stage, frames, config)
                 results = [fit(task, settings, recipe.run_dir / stage, strategy, progress=progress,
                                checkpoint_seconds=checkpoint_seconds, init_weights=init_weights)]
-                if chief and isinstance(task, tasks.LocalizerTask) and recipe.data.val:
-                    with atomic_path(recipe.finished_dir / tasks.LOCALIZER_ERRORS) as tmp, open(tmp, "wb") as f:
-                        np.save(f, task.center_errors_mm(results[0].model))
+                if chief and isinstance(task, tasks.LocalizerTask):
+                    _save_localizer_errors(recipe, task, results[0].model)
     except tf.errors.DataLossError as error:  # tf.data does not say which shard: find it
         raise corrupt_shard_error([d for d in (recipe.data.train, recipe.data.val) if d], error) from None
     if chief:
