@@ -203,12 +203,15 @@ def recipe_problems(tree: object) -> list[Problem]:
     (:func:`handloop.zoo.validate.check` against :class:`Recipe`), stages that are not networks of the loop, an
     ``augment.center_errors: localizer`` without the validation split it is measured on, and a reference joint
     beyond the pose's joints."""
+    from handloop.zoo.networks import loop_networks  # imports Keras: only once a recipe is checked
+
     problems = check(Recipe, tree)
     if not isinstance(tree, dict):
         return problems
     model, data, augment, stages = (_section(tree, key) for key in ("model", "data", "augment", "stages"))
-    if model.get("object") is None or isinstance(model["object"], str):
-        networks = _loop_networks(model.get("object"))
+    iterations = model.get("iterations", LoopConfig.iterations)
+    if (model.get("object") is None or isinstance(model["object"], str)) and isinstance(iterations, int):
+        networks = loop_networks(bool(model.get("object")), iterations)
         problems += [(f"stages.{name}", f"not a network of this loop, which trains {list(networks)}"
                                         f"{did_you_mean(name, networks)}") for name in stages if name not in networks]
     if augment.get("center_errors") == "localizer" and not data.get("val"):
@@ -224,13 +227,6 @@ def _section(tree: dict, key: str) -> dict:
     """``tree[key]`` when it is a mapping, else an empty one (its problem is reported by the type check)."""
     value = tree.get(key)
     return value if isinstance(value, dict) else {}
-
-
-def _loop_networks(obj: str | None) -> tuple[str, ...]:
-    """The networks (stage names) of a loop holding object ``obj`` (None: a hand loop), in training order."""
-    from handloop.zoo.networks import NETWORKS
-
-    return tuple(net.name for net in NETWORKS if net.entity == "hand" or obj)
 
 
 def recipe_from_dict(tree: dict) -> Recipe:

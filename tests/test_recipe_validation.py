@@ -83,6 +83,8 @@ def test_every_problem_is_listed_at_once(tmp_path):
     ("stages.predictor.epochs=-1", "--set stages.predictor.epochs: must be at least 1"),
     ("stages.predictr.epochs=3", "--set stages.predictr: not a network of this loop"),
     ("model.iteratons=3", "--set model.iteratons: unknown key; did you mean 'iterations'?"),
+    ("model.iterations=0", "stages.updater: not a network of this loop, which trains "
+                           "['localizer', 'predictor', 'synthesizer']"),
 ])
 def test_bad_override_is_named_as_set(override, line):
     with pytest.raises(ConfigError, match="synth-hand-lite.yaml is invalid") as raised:

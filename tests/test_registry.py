@@ -106,6 +106,22 @@ def test_config_weights_mismatch(entry, tmp_path):
         load(tmp_path / "tiny.json")
 
 
+def test_predictor_only_entry_has_no_updater_and_refuses_iterations(tmp_path):
+    import dataclasses
+
+    from handloop.zoo.loops import network_names
+
+    config = dataclasses.replace(SMALL, iterations=0)
+    assert network_names(config) == ("localizer", "predictor", "synthesizer")
+    loop = build_hand_loop(config)
+    assert "updater" not in [layer.name for layer in loop.layers]
+    save_entry(loop, config, "predictor-only", {"mean_mm": 20.0}, tmp_path)
+    result = load(tmp_path / "predictor-only.json").predict(hand_frame(), INTRINSICS)
+    assert result.iterations_xyz.shape == (1, 21, 3)
+    with pytest.raises(RegistryError, match="'predictor-only' is predictor-only .*iterations 0, not 2"):
+        load(tmp_path / "predictor-only.json", 2)
+
+
 def test_predict_cli(entry, tmp_path, capsys):
     _, _, folder = entry
     png = tmp_path / "frame.png"

@@ -36,8 +36,8 @@ OBJECT_OUTPUTS = OUTPUTS + ("scene_center_uvd", "object_center_uvd", "object_cro
 
 def network_names(config: LoopConfig) -> tuple[str, ...]:
     """Names of the networks of ``config``'s loop (the nested models' names), in training order
-    (:data:`handloop.zoo.networks.NETWORKS`): the hand's, and the object's when it has one."""
-    return tuple(net.name for net in networks.NETWORKS if net.entity == "hand" or config.object)
+    (:func:`handloop.zoo.networks.loop_networks`)."""
+    return networks.loop_networks(bool(config.object), config.iterations)
 
 
 def build_network(config: LoopConfig, name: str) -> keras.Model:

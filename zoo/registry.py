@@ -77,7 +77,8 @@ def find_entry(name_or_path: str | Path) -> Entry:
 
 
 def build_loop(entry: Entry, iterations: int | None = None):
-    """Builds the entry's loop and loads its verified weights; ``iterations`` overrides N (same weights).
+    """Builds the entry's loop and loads its verified weights; ``iterations`` overrides N (same weights; a
+    predictor-only entry, shipped with 0 iterations, has no updater to iterate).
 
     Returns ``(loop, config)``: a hand loop, or a hand-object loop when the config names an object.
     """
@@ -87,6 +88,9 @@ def build_loop(entry: Entry, iterations: int | None = None):
         raise FileNotFoundError(f"weights of zoo entry {entry.name!r} not found: {entry.weights}")
     if file_sha256(entry.weights) != entry.sha256:
         raise RegistryError(f"{entry.weights} is corrupt or was modified: its SHA-256 does not match the card")
+    if iterations and not entry.config.iterations:
+        raise RegistryError(f"zoo entry {entry.name!r} is predictor-only (it ships no updater): it runs with "
+                            f"iterations 0, not {iterations}")
     config = entry.config if iterations is None else dataclasses.replace(entry.config, iterations=iterations)
     loop = loops.build_loop(entry.config)
     try:

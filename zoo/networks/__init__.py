@@ -29,12 +29,15 @@ class Network:
         config: the :class:`handloop.zoo.config.LoopConfig` field holding its config dataclass.
         build: ``(network config, loop config) -> keras.Model`` with random weights.
         entity: ``"hand"`` (a network of every loop) or ``"object"`` (of hand-object loops only).
+        iterative: runs only inside the loop's iterations (the updaters), so a loop with 0 iterations, a
+            predictor-only entry, has none.
     """
 
     name: str
     config: str
     build: Callable
     entity: str
+    iterative: bool = False
 
 
 NETWORKS = (
@@ -46,13 +49,20 @@ NETWORKS = (
             "object"),
     Network("synthesizer", "synthesizer", lambda net, loop: build_synthesizer(net, loop.num_joints, loop.crop),
             "hand"),
-    Network("updater", "updater", lambda net, loop: build_updater(net, loop.num_joints, loop.crop), "hand"),
+    Network("updater", "updater", lambda net, loop: build_updater(net, loop.num_joints, loop.crop), "hand", True),
     Network("object_updater", "object_updater",
-            lambda net, loop: build_updater(net, CORNERS, loop.crop, name="object_updater"), "object"),
+            lambda net, loop: build_updater(net, CORNERS, loop.crop, name="object_updater"), "object", True),
 )
 """Every network of the loops, in training order: a recipe trains a loop's networks in this order (each stage may
-read the trained networks before it), the loop of a hand-only config has the ``hand`` ones."""
+read the trained networks before it); which of them a loop has is :func:`loop_networks`."""
+
+
+def loop_networks(has_object: bool, iterations: int) -> tuple[str, ...]:
+    """Names of the networks of a loop, in training order: the ``hand`` ones, and the ``object`` ones when it holds
+    an object; without the ``iterative`` ones (the updaters) when it has 0 iterations (a predictor-only loop)."""
+    return tuple(net.name for net in NETWORKS
+                 if (net.entity == "hand" or has_object) and (iterations or not net.iterative))
 
 __all__ = ["CORNERS", "NETWORKS", "Network", "build_localizer", "build_object_localizer", "build_object_predictor",
-           "build_predictor", "build_synthesizer", "build_updater", "full_stages", "set_pca",
+           "build_predictor", "build_synthesizer", "build_updater", "full_stages", "loop_networks", "set_pca",
            "transfer_weights"]
