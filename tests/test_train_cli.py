@@ -232,9 +232,12 @@ def test_shipped_recipes_parse():
     from handloop.recipes.config import RECIPES_DIR, load_recipe
     names = sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))
     assert {"synth-hand-lite", "synth-hand"} <= set(names)
+    from handloop.zoo.loops import network_names
+
     for name in names:
         recipe = load_recipe(name)
-        assert set(recipe.stages) >= {"localizer", "predictor", "synthesizer", "updater"}
+        assert set(recipe.stages) == set(network_names(recipe.model)) >= {"localizer", "predictor", "synthesizer"}
+        assert ("updater" in recipe.stages) == (recipe.model.iterations > 0), name
         assert recipe.model.num_joints > 0
 
 

@@ -63,6 +63,7 @@ def loop_networks(has_object: bool, iterations: int) -> tuple[str, ...]:
     return tuple(net.name for net in NETWORKS
                  if (net.entity == "hand" or has_object) and (iterations or not net.iterative))
 
+
 __all__ = ["CORNERS", "NETWORKS", "Network", "build_localizer", "build_object_localizer", "build_object_predictor",
            "build_predictor", "build_synthesizer", "build_updater", "full_stages", "loop_networks", "set_pca",
            "transfer_weights"]
