@@ -2,7 +2,7 @@
 
     python benchmarks/plot_curves.py --recipe synth-hand-lite
 
-For each stage, reads its validation history from the recipe's finished-stages folder (``<stage>.history.csv``),
+For each stage the recipe trains (one taken from another entry is named, not drawn), reads its validation history from the recipe's finished-stages folder (``<stage>.history.csv``),
 or, for a stage still training, from its run folder (``<run_dir>/<stage>/history.csv``; the synthesizer's from
 each resolution's run), and draws ``curves_<recipe>_<stage>.png`` under ``results/``: the headline validation
 metric (and the training loss, right axis) against millions of images seen, and the same metric against hours of
@@ -21,6 +21,9 @@ HEADLINES = {
     "predictor": ("joints_mm", "mean 3D joint error on validation crops, mm"),
     "synthesizer": ("silhouette_iou", "silhouette IoU of the true pose's image"),
     "updater": ("joints_mm", "mean 3D joint error on validation crops, mm"),
+    "object_localizer": ("centre_mm", "mean object-centre error on validation frames, mm"),
+    "object_predictor": ("corners_mm", "mean box-corner error on validation crops, mm"),
+    "object_updater": ("corners_mm", "mean box-corner error on validation crops, mm"),
 }
 """Per stage, the validation column drawn and its axis label."""
 
@@ -94,7 +97,13 @@ def main(argv=None) -> int:
     recipe = load_recipe(args.recipe, args.overrides)
     if args.workdir:
         recipe.workdir = args.workdir
-    for stage in HEADLINES:
+    from handloop.recipes.train.run import stages
+
+    for stage in stages(recipe.model):
+        taken = recipe.stage(stage).from_entry
+        if taken:
+            print(f"{stage}: taken from zoo entry {taken} (its recipe's curves are that entry's)")
+            continue
         history = stage_history(recipe, stage)
         if history is None:
             print(f"{stage}: no validation history yet")

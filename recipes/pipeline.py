@@ -73,6 +73,16 @@ def uncrop_points(points, center_xyz, cube, angle, intrinsics):
     return tf_uvd_to_xyz(_rotate_about(turned, center_uvd, -angle), intrinsics)
 
 
+def _moved(center_xyz, errors, seed, salt: int):
+    """``center_xyz`` ``(B, 3)`` mm, each moved by one of ``errors`` ``(K, 3)`` mm drawn uniformly with the stateless
+    ``seed`` folded with ``salt`` (unchanged when ``errors`` is None)."""
+    if errors is None:
+        return center_xyz
+    key = tf.random.experimental.stateless_fold_in(seed, salt)
+    index = tf.random.stateless_uniform(tf.shape(center_xyz)[:1], key, 0, tf.shape(errors)[0], dtype=tf.int32)
+    return center_xyz + tf.gather(errors, index)
+
+
 def augment(batch: dict, config: AugmentConfig, seed, reference_joint: int, enabled: bool = True,
             localizer: bool = False, center_errors=None) -> dict:
     """Crops a batch of frames around jittered reference joints, with rotation and scale augmentation.
@@ -102,11 +112,7 @@ def augment(batch: dict, config: AugmentConfig, seed, reference_joint: int, enab
     if localizer:
         center_xyz = tf_uvd_to_xyz(batch["com_uvd"], intr) + draw["jitter"]
     else:
-        center_xyz = joints_xyz[:, reference_joint] + draw["shift"]
-        if center_errors is not None:
-            key = tf.random.experimental.stateless_fold_in(seed, 5)
-            index = tf.random.stateless_uniform(tf.shape(cube), key, 0, tf.shape(center_errors)[0], dtype=tf.int32)
-            center_xyz += tf.gather(center_errors, index)
+        center_xyz = _moved(joints_xyz[:, reference_joint] + draw["shift"], center_errors, seed, 5)
     crop, pose, _ = crop_around(batch["depth"], intr, center_xyz, cube, draw["angle"], joints_xyz)
     return {"crop": crop, "pose": pose, "offset": pose[:, reference_joint], "center_xyz": center_xyz, "cube": cube}
 
@@ -116,7 +122,8 @@ SCENE_CROPS = ("scene", "hand", "object")
 
 
 def augment_scene(batch: dict, config: AugmentConfig, seed, reference_joint: int, scene_cube_mm: float,
-                  enabled: bool = True, crops: tuple[str, ...] = SCENE_CROPS) -> dict:
+                  enabled: bool = True, crops: tuple[str, ...] = SCENE_CROPS, center_errors=None,
+                  object_center_errors=None) -> dict:
     """Crops a batch of hand-object frames as the hand-object loop sees them, all turned by one augmentation angle.
 
     Up to three crops (``crops`` names those a task reads; each costs about as much as the rest of the pipeline):
@@ -128,9 +135,13 @@ def augment_scene(batch: dict, config: AugmentConfig, seed, reference_joint: int
         batch: as :func:`augment`'s, plus ``corners_uvd`` ``(B, 8, 3)`` the object's box corners and, for the
             scene crop, ``scene_com_uvd`` ``(B, 3)`` the loop's own detection: the centre of mass with the scene
             cube (:func:`training_dataset` adds it; the records' ``com_uvd`` used the hand's smaller cube).
+        center_errors, object_center_errors: ``(K, 3)`` camera mm, or None: the scene localizers' errors (estimate
+            minus truth on validation frames) for the hand's reference joint and the object's centre; each hand or
+            object crop centre is moved by one of them, as :func:`augment`'s ``center_errors``, so the predictors and
+            updaters learn from crops centred as wrongly as the loop will centre them.
     Returns:
         dict with ``cube`` ``(B,)`` mm, ``angle`` ``(B,)`` radians and ``intrinsics`` ``(B, 4)``; for ``scene``:
-        ``scene_crop`` ``(B, 128, 128, 1)``, ``hand_offset`` and ``object_offset`` ``(B, 3)`` from its centre to
+        ``scene_crop`` ``(B, 128, 128, 1)``, ``scene_cube`` ``(B,)`` mm, ``hand_offset`` and ``object_offset`` ``(B, 3)`` from its centre to
         the reference joint and to the object centre, in units of half the scene cube; for ``hand``: ``crop``,
         ``pose`` ``(B, J, 3)`` cube units around ``center_xyz`` ``(B, 3)`` mm at pixel ``center_uvd``; for
         ``object``: ``object_crop``, ``corners`` ``(B, 8, 3)`` cube units around ``object_center_xyz`` at pixel
@@ -147,13 +158,14 @@ def augment_scene(batch: dict, config: AugmentConfig, seed, reference_joint: int
         targets = tf.stack([joints_xyz[:, reference_joint], tf.reduce_mean(corners_xyz, 1)], 1)
         scene_cube = cube * (scene_cube_mm / batch["cube"])
         scene_crop, offsets, _ = crop_around(batch["depth"], intr, scene_xyz, scene_cube, angle, targets)
-        out.update(scene_crop=scene_crop, hand_offset=offsets[:, 0], object_offset=offsets[:, 1])
+        out.update(scene_crop=scene_crop, scene_cube=scene_cube, hand_offset=offsets[:, 0],
+                   object_offset=offsets[:, 1])
     if "hand" in crops:
-        hand_xyz = joints_xyz[:, reference_joint] + draw["shift"]
+        hand_xyz = _moved(joints_xyz[:, reference_joint] + draw["shift"], center_errors, seed, 5)
         crop, pose, center_uvd = crop_around(batch["depth"], intr, hand_xyz, cube, angle, joints_xyz)
         out.update(crop=crop, pose=pose, center_xyz=hand_xyz, center_uvd=center_uvd)
     if "object" in crops:
-        object_xyz = tf.reduce_mean(corners_xyz, 1) + draw["object_shift"]
+        object_xyz = _moved(tf.reduce_mean(corners_xyz, 1) + draw["object_shift"], object_center_errors, seed, 6)
         object_crop, corners, object_center_uvd = crop_around(batch["depth"], intr, object_xyz, cube, angle,
                                                               corners_xyz)
         out.update(object_crop=object_crop, corners=corners, object_center_xyz=object_xyz,
@@ -164,7 +176,7 @@ def augment_scene(batch: dict, config: AugmentConfig, seed, reference_joint: int
 def training_dataset(frames: tf.data.Dataset, config: AugmentConfig, batch_size: int, seed: int,
                      reference_joint: int, augmented: bool = True, localizer: bool = False,
                      scene_cube_mm: float | None = None, scene_crops: tuple[str, ...] = SCENE_CROPS,
-                     center_errors=None) -> tf.data.Dataset:
+                     center_errors=None, object_center_errors=None) -> tf.data.Dataset:
     """Turns a dataset of parsed frames into batches of augmented crops (see :func:`augment`), endlessly.
 
     With ``scene_cube_mm`` set, frames are hand-object scenes cropped by :func:`augment_scene` instead, taking the
@@ -179,7 +191,8 @@ def training_dataset(frames: tf.data.Dataset, config: AugmentConfig, batch_size:
     :func:`handloop.recipes.records.frames_dataset`) draws its views' augmentation from the stateless seed
     ``(seed, n)``; example ``m`` carries ``seed`` ``(2,)`` = ``(seed + 1, m)``, its own stateless seed for tasks that
     draw random numbers.
-    ``center_errors`` moves the hand crops' centres as the localizer would (see :func:`augment`).
+    ``center_errors`` moves the hand crops' centres as the localizer would (see :func:`augment`), and
+    ``object_center_errors`` the object crops' (scenes only, see :func:`augment_scene`).
     """
     seed, views = tf.cast(seed, tf.int64), config.views_per_frame
 
@@ -190,7 +203,8 @@ def training_dataset(frames: tf.data.Dataset, config: AugmentConfig, batch_size:
         several = {key: tf.repeat(value[None], views, axis=0) for key, value in frame.items()}
         key = tf.stack([seed, index])
         if scene_cube_mm:
-            out = augment_scene(several, config, key, reference_joint, scene_cube_mm, augmented, scene_crops)
+            out = augment_scene(several, config, key, reference_joint, scene_cube_mm, augmented, scene_crops,
+                                center_errors, object_center_errors)
         else:
             out = augment(several, config, key, reference_joint, augmented, localizer, center_errors)
         examples = index * views + tf.range(views, dtype=tf.int64)

@@ -96,3 +96,18 @@ def on_one_batch(task, size: int = 8):
     batch = next(iter(task.build_inputs(size)))
     task.build_inputs = lambda batch_size: tf.data.Dataset.from_tensors(batch).repeat()
     return task
+
+
+def run_benchmark(name: str, *args) -> None:
+    """Runs ``benchmarks/<name>.py`` with ``args`` as its command line; it must exit 0."""
+    import runpy
+    import sys
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    saved, sys.argv = sys.argv, [str(script), *map(str, args)]
+    try:
+        with pytest.raises(SystemExit) as done:
+            runpy.run_path(str(script), run_name="__main__")
+    finally:
+        sys.argv = saved
+    assert done.value.code == 0

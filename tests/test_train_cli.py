@@ -2,11 +2,13 @@
 
 import json
 
+import numpy as np
 import pytest
 import yaml
 
-from handloop.zoo.networks import NETWORKS
+from conftest import run_benchmark
 from handloop.cli import main
+from handloop.zoo.networks import NETWORKS
 
 TINY_MODEL = {
     "size": "lite", "iterations": 2, "cube_mm": 300, "height": 480, "width": 640,
@@ -111,7 +113,6 @@ def test_init_from_starts_a_stage_from_given_weights(trained, copy, capsys):
     weights of another network are refused in one line."""
     import shutil
 
-    import numpy as np
     import pandas as pd
 
     finished = copy.parent / "runs" / "tiny-hand" / "stages"
@@ -140,8 +141,6 @@ def test_from_entry_stages_take_the_entry_networks_and_the_localizer_errors(trai
     """Stages with ``from_entry`` take an entry's networks untrained; a localizer taken so also records its centre
     errors on the validation split, which ``augment.center_errors: localizer`` needs to train the predictor (here a
     wider one than the entry's)."""
-    import numpy as np
-
     entry = str(trained / "entry" / "tiny-hand.json")
     tree = yaml.safe_load(copy.read_text())
     tree.update(name="tiny-wider", augment={"center_errors": "localizer"})
@@ -201,9 +200,12 @@ def trained_object(tmp_path_factory):
         "name": "tiny-object", "workdir": str(root / "runs"),
         "model": {**TINY_MODEL, "object": "cuboid-large", "object_localizer": tiny, "object_predictor": tiny,
                   "object_updater": TINY_MODEL["updater"]},
-        "data": {"train": str(root / "train"), "test": str(root / "test"), "shuffle_buffer": 8,
+        "data": {"train": str(root / "train"), "val": str(root / "val"), "test": str(root / "test"),
+                 "shuffle_buffer": 8,
                  "generate": {"train": {"frames": 8, "seed": 1, "objects": "cuboid-large"},
+                              "val": {"frames": 4, "seed": 2001, "objects": "cuboid-large"},
                               "test": {"frames": 4, "seed": 1001, "objects": "cuboid-large"}}},
+        "augment": {"center_errors": "localizer"},
         "stages": {net.name: stage for net in NETWORKS},
     }
     path = root / "tiny-object.yaml"
@@ -213,8 +215,19 @@ def trained_object(tmp_path_factory):
 
 
 def test_train_hand_object_recipe_writes_every_stage_and_object_metrics(trained_object, capsys):
+    """Every stage is trained and validated (the object's networks by their corner error), both scene localizers'
+    errors are stored for the crops of the stages after them, and the entry is measured on the object."""
+    import pandas as pd
+
+    finished = trained_object / "runs" / "tiny-object" / "stages"
     for stage in (net.name for net in NETWORKS):
-        assert (trained_object / "runs" / "tiny-object" / "stages" / f"{stage}.weights.h5").is_file()
+        assert (finished / f"{stage}.weights.h5").is_file()
+    for localizer in ("localizer", "object_localizer"):
+        assert np.load(finished / f"{localizer}.errors.npy").shape == (4, 3)
+    for stage, metric in (("localizer", "centre_mm"), ("object_localizer", "centre_mm"),
+                          ("object_predictor", "corners_mm"), ("updater", "iteration_2_mm"),
+                          ("object_updater", "corners_mm")):
+        assert pd.read_csv(finished / f"{stage}.history.csv")[metric].notna().all(), stage
     card = json.loads((trained_object / "entry" / "tiny-object.json").read_text())
     metrics = card["metrics"]
     assert card["config"]["object"] == "cuboid-large" and metrics["test_frames"] == 4
@@ -241,28 +254,12 @@ def test_shipped_recipes_parse():
         assert recipe.model.num_joints > 0
 
 
-def _benchmark(name: str, *args) -> None:
-    """Runs ``benchmarks/<name>.py`` with ``args`` as its command line; it must exit 0."""
-    import runpy
-    import sys
-    from pathlib import Path
-
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
-    saved, sys.argv = sys.argv, [str(script), *map(str, args)]
-    try:
-        with pytest.raises(SystemExit) as done:
-            runpy.run_path(str(script), run_name="__main__")
-    finally:
-        sys.argv = saved
-    assert done.value.code == 0
-
-
 def test_learning_curves_drawn_for_every_stage(trained, tmp_path):
-    _benchmark("plot_curves", "--recipe", trained / "tiny-hand.yaml", "--out", tmp_path)
+    run_benchmark("plot_curves", "--recipe", trained / "tiny-hand.yaml", "--out", tmp_path)
     for stage in HEADLINES:
         assert (tmp_path / f"curves_tiny-hand_{stage}.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_synthesizer_gallery(trained, tmp_path):
-    _benchmark("synth_gallery", "--recipe", trained / "tiny-hand.yaml", "--frames", 2, "--out", tmp_path)
+    run_benchmark("synth_gallery", "--recipe", trained / "tiny-hand.yaml", "--frames", 2, "--out", tmp_path)
     assert (tmp_path / "synth_gallery_tiny-hand.png").read_bytes()[:4] == b"\x89PNG"

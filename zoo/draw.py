@@ -27,6 +27,13 @@ TRUTH_STYLE = {"color": "white", "linestyle": (0, (3, 2)), "lw": 1.4}
 PREDICTION_LW = 2.5
 """Line width of a predicted skeleton's bones, points."""
 
+BOX_EDGES = tuple((a, b) for a in range(8) for b in range(a + 1, 8) if bin(a ^ b).count("1") == 1)
+"""The 12 edges of an object's box as pairs of corner indices, in :meth:`handloop.zoo.objects.ObjectModel.corners`'
+order (corner ``i``'s bits say which side of x, y and z it is on, so an edge joins corners one bit apart)."""
+
+BOX_COLOUR = "magenta"
+"""Colour of a predicted object box (no finger uses it); a true box is drawn in :data:`TRUTH_STYLE`."""
+
 
 def _pyplot():
     import matplotlib
@@ -63,42 +70,62 @@ def draw_skeleton(ax, joints_uv: np.ndarray, joint_set: JointSet, truth: bool = 
     return lines
 
 
-def legend_handles(joint_set: JointSet, truth: bool = True) -> list:
+def draw_box(ax, corners_uv: np.ndarray, truth: bool = False) -> list:
+    """Draws the 12 edges of an object's box from its 8 corners ``corners_uv`` ``(8, 2+)`` (image pixels, in
+    :data:`BOX_EDGES`' corner order) on ``ax``: a prediction solid in :data:`BOX_COLOUR` with a black rim, a truth
+    in :data:`TRUTH_STYLE` beneath it. Returns the Line2D objects, ``gid`` ``"box-prediction"`` or ``"box-truth"``."""
+    from matplotlib import patheffects
+
+    style = dict(TRUTH_STYLE, zorder=2.5) if truth else {"color": BOX_COLOUR, "lw": 2.0, "zorder": 2.8}
+    rim = 2.8 if truth else 3.5
+    lines = []
+    for a, b in BOX_EDGES:
+        (line,) = ax.plot(corners_uv[[a, b], 0], corners_uv[[a, b], 1], **style,
+                          path_effects=[patheffects.withStroke(linewidth=rim, foreground="black")])
+        line.set_gid("box-truth" if truth else "box-prediction")
+        lines.append(line)
+    return lines
+
+
+def legend_handles(joint_set: JointSet, truth: bool = True, box: bool = False) -> list:
     """Legend entries for a figure of ``joint_set`` skeletons: one solid line per finger the set's bones use, in
-    :data:`FINGER_COLOURS` order and named by :data:`FINGER_LABELS`, and (``truth=True``) one for the dashed truth.
-    Returns matplotlib Line2D handles carrying their labels."""
+    :data:`FINGER_COLOURS` order and named by :data:`FINGER_LABELS`, (``box=True``) one for the object's box, and
+    (``truth=True``) one for the dashed truth. Returns matplotlib Line2D handles carrying their labels."""
     from matplotlib import patheffects
     from matplotlib.lines import Line2D
 
     used = set(joint_set.bone_fingers)
     handles = [Line2D([], [], color=colour, lw=PREDICTION_LW, label=f"{FINGER_LABELS.get(finger, finger)}")
                for finger, colour in FINGER_COLOURS.items() if finger in used]
+    if box:
+        handles.append(Line2D([], [], color=BOX_COLOUR, lw=2.0, label="object box"))
     if truth:
         handles.append(Line2D([], [], **TRUTH_STYLE, label="ground truth (dashed)",
                               path_effects=[patheffects.withStroke(linewidth=2.8, foreground="black")]))
     return handles
 
 
-def add_legend(fig, joint_set: JointSet, truth: bool, fontsize: float = 12):
+def add_legend(fig, joint_set: JointSet, truth: bool, fontsize: float = 12, box: bool = False):
     """Adds :func:`legend_handles` as one row under ``fig`` (a constrained-layout Figure), titled with what the
     line styles mean; returns the Legend."""
-    title = ("solid: predicted bones, coloured by finger;  white dashed: ground truth" if truth
-             else "predicted bones, coloured by finger (no ground truth given)")
-    return fig.legend(handles=legend_handles(joint_set, truth=truth), loc="outside lower center", ncols=7,
+    title = ("solid: predicted bones, coloured by finger" + (", and the object's box" if box else "")
+             + (";  white dashed: ground truth" if truth else " (no ground truth given)"))
+    return fig.legend(handles=legend_handles(joint_set, truth=truth, box=box), loc="outside lower center", ncols=8,
                       fontsize=fontsize, title=title, title_fontsize=fontsize, frameon=False)
 
 
 def draw_pose(ax, depth: np.ndarray, joints_uv: np.ndarray, joint_set: JointSet, title: str | None = None,
-              extra_uv: np.ndarray | None = None, norm=None, truth_uv: np.ndarray | None = None,
-              missing_black: bool = True):
+              box_uv: np.ndarray | None = None, norm=None, truth_uv: np.ndarray | None = None,
+              missing_black: bool = True, truth_box_uv: np.ndarray | None = None):
     """Draws ``depth`` (H, W) in mm (0 = missing, shown black) with the skeleton of ``joints_uv`` (J, 2+) pixels.
 
     Args:
         ax: a matplotlib Axes.
-        extra_uv: optional (K, 2+) points (e.g. object corners) drawn as white crosses.
+        box_uv: optional ``(8, 2+)`` corners of an object's box in pixels, drawn by :func:`draw_box`.
         norm: a ``matplotlib.colors.Normalize`` in the units of ``depth`` shared with the figure's other panels;
             None scales to this image alone.
         truth_uv: optional (J, 2+) true joints in pixels, drawn dashed beneath the prediction.
+        truth_box_uv: optional ``(8, 2+)`` true box corners in pixels, drawn dashed.
         missing_black: False for depth that is not absolute mm (e.g. relative to a crop centre, where values <= 0
             are real): then every value is drawn by the colour map.
     Returns:
@@ -107,11 +134,13 @@ def draw_pose(ax, depth: np.ndarray, joints_uv: np.ndarray, joint_set: JointSet,
     shown = np.where(depth > 0, depth, np.nan) if missing_black else depth
     image = ax.imshow(shown, cmap=DEPTH_CMAP, norm=norm)
     ax.set_facecolor("black")
+    if truth_box_uv is not None:
+        draw_box(ax, truth_box_uv, truth=True)
+    if box_uv is not None:
+        draw_box(ax, box_uv)
     if truth_uv is not None:
         draw_skeleton(ax, truth_uv, joint_set, truth=True)
     draw_skeleton(ax, joints_uv, joint_set)
-    if extra_uv is not None:
-        ax.scatter(extra_uv[:, 0], extra_uv[:, 1], s=30, c="white", marker="x", zorder=3)
     if title:
         ax.set_title(title, fontsize=8)
     ax.set_xticks([])

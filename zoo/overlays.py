@@ -53,7 +53,8 @@ def _stage(k: int) -> str:
 
 
 def iterations_figure(predictions: list, cube_mm: float, intrinsics: Intrinsics | Sequence[Intrinsics],
-                      truths_xyz: list | None = None, name: str | None = None):
+                      truths_xyz: list | None = None, name: str | None = None,
+                      truth_corners_xyz: list | None = None):
     """The loop at work on a few frames, one row per frame, as a matplotlib Figure.
 
     Each row follows the loop's data flow on the frame's crop, every panel of a row showing the same square of
@@ -61,7 +62,8 @@ def iterations_figure(predictions: list, cube_mm: float, intrinsics: Intrinsics 
     synthesizer's render of that pose (the image the updater compares with the crop); the pose after updater
     iteration 1; the render of that pose; ... until the last iteration's pose. Every panel shows depth in mm
     relative to the crop centre (the crop's normalised units times ``cube_mm / 2``) on one colour scale shared by
-    all panels, spanning the hands' depths in the input crops (:func:`_depth_norm`).
+    all panels, spanning the hands' depths in the input crops (:func:`_depth_norm`). A hand-object loop's pose panels
+    also show the object's box at that step (``Prediction.iterations_corners_xyz``).
 
     Args:
         predictions: single-frame :class:`handloop.zoo.api.Prediction` objects (no batch axis).
@@ -70,6 +72,8 @@ def iterations_figure(predictions: list, cube_mm: float, intrinsics: Intrinsics 
         truths_xyz: optional ``(J, 3)`` true joints per frame, camera mm in the camera's own y convention (as
             ``Prediction.iterations_xyz``); each pose panel then shows them dashed and its error.
         name: the zoo entry's name, for the title.
+        truth_corners_xyz: optional ``(8, 3)`` true box corners per frame, camera mm (camera's y convention),
+            drawn dashed in the pose panels of a hand-object loop.
     Returns:
         A matplotlib Figure whose images all share one ``Normalize`` (mm relative to the crop centre, within
         ``+-cube_mm / 2``); its colour bar axes are labelled ``<colorbar>``.
@@ -88,9 +92,14 @@ def iterations_figure(predictions: list, cube_mm: float, intrinsics: Intrinsics 
     for row, pred in enumerate(predictions):
         joint_set = get_joint_set(pred.joint_set)
         to_crop = crop_matrix(pred.center_uvd, cube_mm, cameras[row], size)
-        truth_uv = None
-        if truths_xyz is not None:
-            truth_uv = transform_points(to_crop, cameras[row].xyz_to_uvd(np.asarray(truths_xyz[row])))
+        def in_crop(points_xyz):
+            return None if points_xyz is None else transform_points(to_crop, cameras[row].xyz_to_uvd(
+                np.asarray(points_xyz)))
+
+        truth_uv = in_crop(None if truths_xyz is None else truths_xyz[row])
+        truth_box = in_crop(None if truth_corners_xyz is None else truth_corners_xyz[row])
+        boxes = [None] * steps if pred.iterations_corners_xyz is None else [in_crop(c) for c in
+                                                                           pred.iterations_corners_xyz]
         crop_mm = pred.crop * half
         column = iter(axes[row])
         ax = next(column)
@@ -103,15 +112,15 @@ def iterations_figure(predictions: list, cube_mm: float, intrinsics: Intrinsics 
             if truths_xyz is not None:
                 title += "\n" + _error_text(pred.iterations_xyz[k], np.asarray(truths_xyz[row]))
             draw_pose(ax, crop_mm, transform_points(to_crop, pred.iterations_uvd[k]), joint_set, norm=norm,
-                      truth_uv=truth_uv, missing_black=False)
+                      truth_uv=truth_uv, missing_black=False, box_uv=boxes[k], truth_box_uv=truth_box)
             ax.set_title(title, fontsize=TITLE_SIZE)
             if k < renders:  # synth k + 1 renders the pose after step k
                 ax = next(column)
                 ax.imshow(pred.synth[k] * half, cmap=DEPTH_CMAP, norm=norm)
                 ax.set_title(f"synth {k + 1}: render of the\n{_stage(k)} pose", fontsize=TITLE_SIZE)
         shown = transform_points(to_crop, pred.iterations_uvd.reshape(-1, pred.iterations_uvd.shape[-1]))
-        if truth_uv is not None:
-            shown = np.concatenate([shown, truth_uv])
+        extra = [points for points in (truth_uv, truth_box, *boxes) if points is not None]
+        shown = np.concatenate([shown, *extra])
         cu, cv, side = _square_window(shown, 0.2, size / 4, size, size)
         cu, cv = np.clip([cu, cv], side - 0.5, size - 0.5 - side)  # the square stays inside the crop
         for ax in axes[row]:
@@ -126,7 +135,7 @@ def iterations_figure(predictions: list, cube_mm: float, intrinsics: Intrinsics 
                        fontsize=TITLE_SIZE)
     colorbar.ax.tick_params(labelsize=TITLE_SIZE - 2)
     joint_set = get_joint_set(predictions[0].joint_set)
-    add_legend(fig, joint_set, truths_xyz is not None, TITLE_SIZE)
+    add_legend(fig, joint_set, truths_xyz is not None, TITLE_SIZE, box=boxes[0] is not None)
     flow = " -> ".join(["input crop", "predictor pose"] + [f"synth {k} -> iteration {k} pose"
                                                             for k in range(1, steps)])
     fig.suptitle(f"{name or 'the loop'} on {len(predictions)} frame(s), {size}x{size} px crops of a "
@@ -136,9 +145,9 @@ def iterations_figure(predictions: list, cube_mm: float, intrinsics: Intrinsics 
 
 def draw_iterations(predictions: list, path: str | Path, cube_mm: float,
                     intrinsics: Intrinsics | Sequence[Intrinsics], truths_xyz: list | None = None,
-                    name: str | None = None) -> None:
+                    name: str | None = None, truth_corners_xyz: list | None = None) -> None:
     """Writes :func:`iterations_figure` of the same arguments as a PNG at ``path``."""
-    save_figure(iterations_figure(predictions, cube_mm, intrinsics, truths_xyz, name), path)
+    save_figure(iterations_figure(predictions, cube_mm, intrinsics, truths_xyz, name, truth_corners_xyz), path)
 
 
 def _square_window(points_uv: np.ndarray, margin: float, min_half: float, width: int,
@@ -187,7 +196,7 @@ def prediction_figure(depth: np.ndarray, prediction, intrinsics: Intrinsics, cub
     steps = prediction.iterations_uvd.shape[0] - 1
     for ax in axes:
         draw_pose(ax, depth, prediction.joints_uvd, joint_set, norm=norm, truth_uv=truth_uv,
-                  extra_uv=prediction.corners_uvd)
+                  box_uv=prediction.corners_uvd)
     axes[0].add_patch(Rectangle((u0, v0), u1 - u0, v1 - v0, fill=False, edgecolor="white", lw=1, ls=":"))
     axes[0].set_xlim(-0.5, width - 0.5)  # the whole frame, not the crop window where it leaves the frame
     axes[0].set_ylim(height - 0.5, -0.5)
@@ -203,7 +212,7 @@ def prediction_figure(depth: np.ndarray, prediction, intrinsics: Intrinsics, cub
                             extend="both")
     colorbar.set_label("depth, mm from the camera (black: no depth)", fontsize=TITLE_SIZE)
     colorbar.ax.tick_params(labelsize=TITLE_SIZE - 2)
-    add_legend(fig, joint_set, truth_xyz is not None, TITLE_SIZE - 1)
+    add_legend(fig, joint_set, truth_xyz is not None, TITLE_SIZE - 1, box=prediction.corners_uvd is not None)
     what = f"predicted hand pose in {source}" if source else "predicted hand pose"
     after = "the predictor" + (f" and {steps} updater iteration{'s' * (steps != 1)}" if steps else "")
     title = f"{name or 'the loop'}: {what}, after {after}"

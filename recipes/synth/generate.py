@@ -106,10 +106,11 @@ DEMO_SEED = 424_242
 seed of the recipes."""
 
 
-def fresh_frames(count: int, cube_mm: float, seed: int = DEMO_SEED) -> list:
-    """``count`` synthetic hand-only frames (:class:`handloop.recipes.records.Frame`) of subjects drawn from ``seed``,
-    in memory: the frames of the demo, of ``handloop bench``'s error column and of int8 calibration."""
-    settings = SynthSettings(frames=count, seed=seed, cube_mm=cube_mm)
+def fresh_frames(count: int, cube_mm: float, seed: int = DEMO_SEED, objects: str = "none") -> list:
+    """``count`` synthetic frames (:class:`handloop.recipes.records.Frame`) of subjects drawn from ``seed``, in memory,
+    hand-only or holding ``objects`` (an ``--objects`` mode of :class:`SynthSettings`): the frames of the demo, of
+    ``handloop bench``'s error column and of int8 calibration."""
+    settings = SynthSettings(frames=count, seed=seed, cube_mm=cube_mm, objects=objects)
     return [frame for index in range(settings.shards) for frame in shard_frames(settings, index)]
 
 

@@ -54,5 +54,5 @@ def contact_sheet(directory: str, out: str, count: int = 12) -> None:
     for ax, frame in zip(axes.ravel(), frames):
         depth, joints, corners = _crop(frame)
         title = f"subject {frame.subject}" + (f", {frame.object_name}" if frame.object_name else "")
-        draw_pose(ax, depth, joints, get_joint_set(frame.joint_set), title=title, extra_uv=corners)
+        draw_pose(ax, depth, joints, get_joint_set(frame.joint_set), title=title, box_uv=corners)
     save_figure(fig, out)

@@ -2,7 +2,8 @@
 
 They read hand-object frames of the loop's object only, cropped as the loop sees them
 (:func:`handloop.recipes.pipeline.augment_scene`): the scene crop for both localizers, the object crop for the object
-predictor, and the hand and object crops for the two updaters. Each updater compares its input crop with the
+predictor, and the hand and object crops for the two updaters, these two centred as wrongly as the scene
+localizers centre them (``augment.center_errors: localizer``). Each updater compares its input crop with the
 *merged* image of its crop, as in the loop: the synthesized hand and the object ray-cast in its pose, composed by
 pixel-wise minimum. While one updater trains, the other entity is shown where its predictor puts it (iteration 1
 of the loop). The hand predictor and the synthesizer are the hand loop's tasks (:mod:`handloop.recipes.train.tasks`).
@@ -10,11 +11,14 @@ of the loop). The hand predictor and the synthesizer are the hand loop's tasks (
 
 from __future__ import annotations
 
+import functools
+
+import numpy as np
 import tensorflow as tf
 
 from handloop.recipes.pipeline import crop_points, training_dataset, uncrop_points
 from handloop.recipes.train.registry import register_task
-from handloop.recipes.train.tasks import UpdaterTask, _RecipeTask, squared_distance
+from handloop.recipes.train.tasks import LocalizerTask, UpdaterTask, _RecipeTask, squared_distance
 from handloop.zoo.layers.merge import BACKGROUND, cube_to_depth
 from handloop.zoo.layers.procrustes import fit_rigid
 from handloop.zoo.layers.stn import bilinear_sample, crop_coordinates, crop_grid, normalize_depth
@@ -23,30 +27,43 @@ from handloop.zoo.render import render_object
 
 
 class _SceneInputs:
-    """Mixin: batches of :func:`handloop.recipes.pipeline.augment_scene` from the frames that hold the loop's object, with
-    the crops the task reads (``scene_crops``)."""
+    """Mixin of a :class:`handloop.recipes.train.tasks._RecipeTask`: batches of
+    :func:`handloop.recipes.pipeline.augment_scene` from the frames that hold the loop's object, with the crops the
+    task reads (``scene_crops``), the hand's and the object's centred with the scene localizers' errors
+    (``augment.center_errors: localizer``); validated on the validation frames that hold the object."""
 
     scene_crops = ("hand", "object")
 
-    def build_inputs(self, batch_size):
+    @functools.cached_property
+    def object_center_errors(self):
+        """``(K, 3)`` camera mm object-localizer errors the object crops are centred with, or None."""
+        return self.localizer_errors("object_localizer")
+
+    def _with_object(self, frames):
         name = self.config.object
-        frames = self.frames.filter(lambda frame: tf.equal(frame["object"], name))
-        return training_dataset(frames, self.recipe.augment, batch_size, self.recipe.seed,
-                                self.config.reference_joint, scene_cube_mm=self.config.scene_cube_mm,
-                                scene_crops=self.scene_crops)
+        return frames.filter(lambda frame: tf.equal(frame["object"], name))
+
+    def crops(self, frames, config, batch_size, augmented=True, localizer=False, moved=True):
+        hand, obj = moved and "hand" in self.scene_crops, moved and "object" in self.scene_crops
+        return training_dataset(self._with_object(frames), config, batch_size, self.recipe.seed,
+                                self.config.reference_joint, augmented=augmented,
+                                scene_cube_mm=self.config.scene_cube_mm, scene_crops=self.scene_crops,
+                                center_errors=self.center_errors if hand else None,
+                                object_center_errors=self.object_center_errors if obj else None)
+
+    def validation_frames(self):
+        frames, _ = super().validation_frames()
+        return frames, int(self._with_object(frames).reduce(0, lambda count, _: count + 1))
 
 
 @register_task("localizer", "hand-object")
-class SceneLocalizerTask(_SceneInputs, _RecipeTask):
+class SceneLocalizerTask(_SceneInputs, LocalizerTask):
     """Hand localizer of the hand-object loop: scene crop -> offset to the hand's reference joint (eq. 5), in units
-    of half the scene cube."""
+    of half the scene cube; validated as :class:`handloop.recipes.train.tasks.LocalizerTask` on the scene crop."""
 
     name = "localizer"
-    target = "hand_offset"
+    crop_key, target, cube_key = "scene_crop", "hand_offset", "scene_cube"
     scene_crops = ("scene",)
-
-    def per_example_loss(self, model, batch):
-        return squared_distance(model(batch["scene_crop"], training=True), batch[self.target])
 
 
 @register_task("object_localizer", "hand-object")
@@ -70,10 +87,18 @@ def nearest_symmetric(corners, estimate, object_name: str):
     return tf.gather(targets, tf.argmin(distance, axis=1), batch_dims=1)
 
 
+def corners_mm(estimate, batch, object_name: str) -> float:
+    """Mean distance, mm, between ``(B, 8, 3)`` cube-unit corners and the nearest symmetric relabelling of the
+    batch's true ``corners``."""
+    distance = tf.norm(estimate - nearest_symmetric(batch["corners"], estimate, object_name), axis=-1)
+    return float(tf.reduce_mean(distance * batch["cube"][:, None] / 2))
+
+
 @register_task("object_predictor", "hand-object")
 class ObjectPredictorTask(_SceneInputs, _RecipeTask):
     """Object predictor: object crop -> its 8 box corners in cube units, squared L2 (eq. 6 for the object) to the
-    nearest symmetric relabelling of the true corners (without it, a square-section box regresses to the mean)."""
+    nearest symmetric relabelling of the true corners (without it, a square-section box regresses to the mean).
+    Validated by ``corners_mm`` (:func:`corners_mm`, before the loop's rigid fit)."""
 
     name = "object_predictor"
     scene_crops = ("object",)
@@ -82,8 +107,15 @@ class ObjectPredictorTask(_SceneInputs, _RecipeTask):
         estimate = model(batch["object_crop"], training=True)
         return squared_distance(estimate, nearest_symmetric(batch["corners"], estimate, self.config.object))
 
+    def validate(self, model):
+        batches = self.validation_batches()
+        if not batches:
+            return {}
+        return {"corners_mm": float(np.mean([corners_mm(model(b["object_crop"], training=False), b,
+                                                        self.config.object) for b in batches]))}
 
-def _hand_layer(image):
+
+def hand_layer(image):
     """Synthesized hand ``(B, S, S, 1)`` cube units with its background (>= BACKGROUND) set to far (+1)."""
     return tf.where(image < BACKGROUND, image, tf.ones_like(image))
 
@@ -101,11 +133,6 @@ class _SceneUpdater(_SceneInputs, UpdaterTask):
         self.other = other
         self.other.trainable = False
         self.object_model = get_object(config.object)
-
-    def validate(self, model):
-        """Not measured per epoch yet: the hand loop's validation crops lack the scene an updater of the
-        hand-object loop compares with (its T_D growth still runs)."""
-        return {}
 
     def fit_corners(self, corners, batch):
         """Rigid object pose best matching ``corners`` ``(B, 8, 3)`` (cube units in the object crop):
@@ -145,7 +172,7 @@ class HandObjectUpdaterTask(_SceneUpdater):
 
     def image(self, batch, pose):
         corners = self.other(batch["object_crop"], training=False)
-        return tf.minimum(_hand_layer(self.synthesizer(pose, training=False)),
+        return tf.minimum(hand_layer(self.synthesizer(pose, training=False)),
                           self.object_image(corners, batch, "center_uvd"))
 
 
@@ -158,14 +185,22 @@ class ObjectUpdaterTask(_SceneUpdater):
     name = "object_updater"
     needs = ("object_predictor", "synthesizer", "predictor")
     crop_key, pose_key = "object_crop", "corners"
+    metric = "corners_mm"
 
     def candidates(self, model, batch):
-        return self.fit_corners(super().candidates(model, batch), batch)[2]
+        return self.settle(batch, super().candidates(model, batch))
 
     def target(self, batch, start):
         return nearest_symmetric(batch["corners"], start, self.config.object)
 
+    def settle(self, batch, pose):
+        """The corners of the rigid pose that best fits them, as the loop's corners always are."""
+        return self.fit_corners(pose, batch)[2]
+
+    def error_mm(self, batch, pose):
+        return corners_mm(pose, batch, self.config.object)
+
     def image(self, batch, corners):
-        hand = _hand_layer(self.synthesizer(self.other(batch["crop"], training=False), training=False))
+        hand = hand_layer(self.synthesizer(self.other(batch["crop"], training=False), training=False))
         return tf.minimum(self.hand_image_in_object_crop(hand, batch),
                           self.object_image(corners, batch, "object_center_uvd"))

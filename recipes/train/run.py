@@ -160,14 +160,12 @@ def _check_run_folder(recipe: Recipe, stage: str, workers: int = 1, chief: bool 
 
 def forget_stage(recipe: Recipe, stage: str) -> None:
     """Removes what training ``stage`` wrote: its run folder (checkpoints, logs, history) and its finished files
-    (:data:`FINISHED_SUFFIXES`; the localizer's errors too), so the next run trains it afresh."""
+    (:data:`FINISHED_SUFFIXES`; a localizer's errors too), so the next run trains it afresh."""
     import shutil
 
     shutil.rmtree(recipe.run_dir / stage, ignore_errors=True)
-    for suffix in FINISHED_SUFFIXES:
+    for suffix in (*FINISHED_SUFFIXES, tasks.ERRORS_SUFFIX):
         (recipe.finished_dir / f"{stage}{suffix}").unlink(missing_ok=True)
-    if stage == "localizer":
-        (recipe.finished_dir / tasks.LOCALIZER_ERRORS).unlink(missing_ok=True)
 
 
 def finish_stage(recipe: Recipe, stage: str, results: list[FitResult]) -> Path:
@@ -273,10 +271,10 @@ def _task(recipe: Recipe, stage: str, frames, config: LoopConfig):
 
 def _save_localizer_errors(recipe: Recipe, task, localizer: keras.Model) -> None:
     """Writes the trained ``localizer``'s centre errors on the recipe's validation split (if it has one) to
-    :data:`tasks.LOCALIZER_ERRORS`, which ``augment.center_errors: localizer`` draws the other stages' crop centres
-    from; ``task`` is a :class:`tasks.LocalizerTask` of the recipe."""
+    ``<stage>`` :data:`tasks.ERRORS_SUFFIX`, which ``augment.center_errors: localizer`` draws the other stages' crop
+    centres from; ``task`` is a :class:`tasks.LocalizerTask` of the recipe (a scene localizer's too)."""
     if recipe.data.val:
-        with atomic_path(recipe.finished_dir / tasks.LOCALIZER_ERRORS) as tmp, open(tmp, "wb") as f:
+        with atomic_path(recipe.finished_dir / f"{task.name}{tasks.ERRORS_SUFFIX}") as tmp, open(tmp, "wb") as f:
             np.save(f, task.center_errors_mm(localizer))
 
 

@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from handloop.recipes.config import Recipe
+from handloop.recipes.config import AugmentConfig, Recipe
 from handloop.recipes.pipeline import training_dataset
 from handloop.recipes.records import frames_dataset, read_manifest
 from handloop.recipes.train.registry import register_task
@@ -23,9 +23,10 @@ from handloop.zoo import networks
 from handloop.zoo.config import LoopConfig
 from handloop.zoo.loops import build_network
 
-LOCALIZER_ERRORS = "localizer.errors.npy"
-"""File in a recipe's finished-stages folder: ``(K, 3)`` float32 camera mm, the trained localizer's centre minus
-the reference joint on each validation frame (what ``augment.center_errors: localizer`` draws from)."""
+ERRORS_SUFFIX = ".errors.npy"
+"""A localizer stage's ``<stage>.errors.npy`` in a recipe's finished-stages folder: ``(K, 3)`` float32 camera mm, the
+trained localizer's centre minus the true one (the reference joint's, or the object's) on each validation frame
+(what ``augment.center_errors: localizer`` draws from)."""
 
 VALIDATION_BATCH = 64
 
@@ -53,39 +54,51 @@ class _RecipeTask(Task):
         """Initial-weights seed: the recipe's seed and the task's name, so each network starts differently."""
         return zlib.crc32(f"{self.recipe.seed}:{self.name}".encode()) & 0x7FFFFFFF
 
+    def localizer_errors(self, stage: str):
+        """``(K, 3)`` camera mm: the errors of localizer ``stage`` (:data:`ERRORS_SUFFIX`) that crops are centred
+        with, or None (``augment.center_errors: gaussian``)."""
+        if self.recipe.augment.center_errors == "gaussian":
+            return None
+        path = self.recipe.finished_dir / f"{stage}{ERRORS_SUFFIX}"
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} is missing: augment.center_errors is 'localizer', so the {stage} "
+                                    f"stage must be trained first (--stage {stage})")
+        return tf.constant(np.load(path), tf.float32)
+
     @functools.cached_property
     def center_errors(self):
         """``(K, 3)`` camera mm localizer errors the hand crops are centred with, or None (``gaussian``)."""
-        if self.recipe.augment.center_errors == "gaussian":
-            return None
-        path = self.recipe.finished_dir / LOCALIZER_ERRORS
-        if not path.is_file():
-            raise FileNotFoundError(f"{path} is missing: augment.center_errors is 'localizer', so the localizer "
-                                    "stage must be trained first (--stage localizer)")
-        return tf.constant(np.load(path), tf.float32)
+        return self.localizer_errors("localizer")
+
+    def crops(self, frames: tf.data.Dataset, config: AugmentConfig, batch_size: int, augmented: bool = True,
+              localizer: bool = False, moved: bool = True) -> tf.data.Dataset:
+        """Batches of ``frames`` cropped as this task reads them (:func:`training_dataset`): the localizer's crops
+        (``localizer``), or the others, centred with the localizer's errors unless not ``moved``."""
+        return training_dataset(frames, config, batch_size, self.recipe.seed, self.config.reference_joint,
+                                augmented=augmented, localizer=localizer,
+                                center_errors=self.center_errors if moved and not localizer else None)
 
     def build_inputs(self, batch_size: int, localizer: bool = False) -> tf.data.Dataset:
-        return training_dataset(self.frames, self.recipe.augment, batch_size, self.recipe.seed,
-                                self.config.reference_joint, localizer=localizer,
-                                center_errors=None if localizer else self.center_errors)
+        return self.crops(self.frames, self.recipe.augment, batch_size, localizer=localizer)
+
+    def validation_frames(self) -> tuple[tf.data.Dataset, int]:
+        """The ``data.val`` frames (parsed) and how many of them this task reads."""
+        return frames_dataset(self.recipe.data.val, windowed=True), read_manifest(self.recipe.data.val)["frames"]
 
     def validation_batches(self, localizer: bool = False, center_errors: bool = True) -> list[dict]:
         """The ``data.val`` frames cropped as the loop sees them, once each, in batches of
         :data:`VALIDATION_BATCH` (empty without a validation split): no rotation or scale augmentation; the
-        localizer's crops around the centre-of-mass detection itself, the others around the reference joint
-        moved by the localizer's errors (``center_errors`` and ``augment.center_errors: localizer``)."""
+        localizer's crops around the centre-of-mass detection itself, the others around the true centre
+        moved by the localizers' errors (``center_errors`` and ``augment.center_errors: localizer``)."""
         if not self.recipe.data.val:
             return []
         key = (localizer, center_errors)
         if key not in self._validation:
             config = dataclasses.replace(self.recipe.augment, views_per_frame=1, localizer_jitter_mm=0.0)
-            frames = read_manifest(self.recipe.data.val)["frames"]
-            size = min(VALIDATION_BATCH, frames)
-            batches = training_dataset(frames_dataset(self.recipe.data.val, windowed=True), config,
-                                       size, self.recipe.seed, self.config.reference_joint,
-                                       augmented=False, localizer=localizer,
-                                       center_errors=self.center_errors if center_errors and not localizer else None)
-            self._validation[key] = list(batches.take(frames // size))
+            frames, count = self.validation_frames()
+            size = min(VALIDATION_BATCH, count)
+            self._validation[key] = list(self.crops(frames, config, size, augmented=False, localizer=localizer,
+                                                    moved=center_errors).take(count // size)) if size else []
         return self._validation[key]
 
 
@@ -105,21 +118,24 @@ class LocalizerTask(_RecipeTask):
     """Localizer: crop around a jittered centre -> offset to the reference joint, squared L2 (eq. 5).
 
     Validated on the crop around the centre-of-mass detection itself, as the loop's first crop: ``centre_mm``,
-    the mean distance from its estimate to the reference joint.
+    the mean distance from its estimate to the reference joint. Subclasses change the batch's crop, offset and
+    cube (``crop_key``, ``target``, ``cube_key``).
     """
 
     name = "localizer"
+    crop_key, target, cube_key = "crop", "offset", "cube"
 
     def build_inputs(self, batch_size):
         return super().build_inputs(batch_size, localizer=True)
 
     def per_example_loss(self, model, batch):
-        return squared_distance(model(batch["crop"], training=True), batch["offset"])
+        return squared_distance(model(batch[self.crop_key], training=True), batch[self.target])
 
     def center_errors_mm(self, model) -> np.ndarray:
-        """``(K, 3)`` camera mm: the estimated minus the true reference joint on each validation frame."""
-        return np.concatenate([((model(b["crop"], training=False) - b["offset"]) * b["cube"][:, None] / 2).numpy()
-                               for b in self.validation_batches(localizer=True)]).astype(np.float32)
+        """``(K, 3)`` camera mm: the estimated minus the true centre on each validation frame."""
+        return np.concatenate([
+            ((model(b[self.crop_key], training=False) - b[self.target]) * b[self.cube_key][:, None] / 2).numpy()
+            for b in self.validation_batches(localizer=True)]).astype(np.float32)
 
     def validate(self, model):
         if not self.recipe.data.val:
@@ -243,11 +259,12 @@ class UpdaterTask(_RecipeTask):
     stored, since a stored pose would not match the re-augmented image. Loss (lambda = 0.6):
     ``max(0, ||p' + updater(D, synth(p')) - p|| - lambda ||p' - p||)``.
 
-    Validated as the loop runs: ``joints_mm`` after the loop's iterations from the predictor's pose, and
-    ``iteration_K_mm`` after each (``iteration_0_mm``: the predictor).
+    Validated as the loop runs: ``joints_mm`` (``metric``) after the loop's iterations from the predictor's pose,
+    and ``iteration_K_mm`` after each (``iteration_0_mm``: the predictor).
 
     Subclasses change what is updated (``crop_key``, ``pose_key``: the batch's input crop and true pose), the
-    network (:meth:`build_model`) and the image it is compared with (:meth:`image`).
+    network (:meth:`build_model`), the image it is compared with (:meth:`image`) and how a pose is settled and
+    measured (:meth:`settle`, :meth:`error_mm`).
     """
 
     name = "updater"
@@ -256,6 +273,7 @@ class UpdaterTask(_RecipeTask):
     grow_every = 2
     buffer_size = 4096
     crop_key, pose_key = "crop", "pose"
+    metric = "joints_mm"
 
     def __init__(self, recipe, frames, config, predictor: keras.Model, synthesizer: keras.Model):
         super().__init__(recipe, frames, config)
@@ -275,6 +293,14 @@ class UpdaterTask(_RecipeTask):
     def target(self, batch, start):
         """The true pose ``(B, P, 3)`` an update from ``start`` should reach (the batch's, here)."""
         return batch[self.pose_key]
+
+    def settle(self, batch, pose):
+        """What the loop makes of a pose ``(B, P, 3)`` before it is shown or updated again (itself, here)."""
+        return pose
+
+    def error_mm(self, batch, pose) -> float:
+        """The validation error of ``pose`` ``(B, P, 3)``, mm: the mean 3D joint error here."""
+        return mean_joint_mm(pose, batch)
 
     def update(self, model, batch, pose, training=False):
         """One loop iteration: ``pose + updater([crop, image(pose)])``, ``(B, P, 3)`` cube units."""
@@ -306,17 +332,18 @@ class UpdaterTask(_RecipeTask):
         before = tf.norm(tf.reshape(start, tf.shape(truth)) - truth, axis=-1)
         return tf.nn.relu(tf.norm(moved - truth, axis=-1) - self.hinge_lambda * before)
 
-    def validate(self, model):
-        batches = self.validation_batches()
+    def validate(self, model, center_errors: bool = True):
+        """``center_errors`` False centres the crops on the true centres instead (what the localizers cost)."""
+        batches = self.validation_batches(center_errors=center_errors)
         if not batches:
             return {}
         errors = np.zeros(self.config.iterations + 1)
         for b in batches:
-            pose = self.predictor(b[self.crop_key], training=False)
+            pose = self.settle(b, self.predictor(b[self.crop_key], training=False))
             for k in range(self.config.iterations + 1):
-                errors[k] += mean_joint_mm(pose, b) / len(batches)
-                pose = self.update(model, b, pose)
-        return {"joints_mm": errors[-1], **{f"iteration_{k}_mm": e for k, e in enumerate(errors)}}
+                errors[k] += self.error_mm(b, pose) / len(batches)
+                pose = self.settle(b, self.update(model, b, pose))
+        return {self.metric: errors[-1], **{f"iteration_{k}_mm": e for k, e in enumerate(errors)}}
 
     def image_summaries(self, model, batch):
         crop = batch[self.crop_key]
