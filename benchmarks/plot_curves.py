@@ -2,7 +2,8 @@
 
     python benchmarks/plot_curves.py --recipe synth-hand-lite
 
-For each stage the recipe trains (one taken from another entry is named, not drawn), reads its validation history from the recipe's finished-stages folder (``<stage>.history.csv``),
+For each stage the recipe trains (one taken from another entry is named, not drawn), reads its validation history
+from the recipe's finished-stages folder (``<stage>.history.csv``),
 or, for a stage still training, from its run folder (``<run_dir>/<stage>/history.csv``; the synthesizer's from
 each resolution's run), and draws ``curves_<recipe>_<stage>.png`` under ``results/``: the headline validation
 metric (and the training loss, right axis) against millions of images seen, and the same metric against hours of

@@ -141,11 +141,11 @@ def augment_scene(batch: dict, config: AugmentConfig, seed, reference_joint: int
             updaters learn from crops centred as wrongly as the loop will centre them.
     Returns:
         dict with ``cube`` ``(B,)`` mm, ``angle`` ``(B,)`` radians and ``intrinsics`` ``(B, 4)``; for ``scene``:
-        ``scene_crop`` ``(B, 128, 128, 1)``, ``scene_cube`` ``(B,)`` mm, ``hand_offset`` and ``object_offset`` ``(B, 3)`` from its centre to
-        the reference joint and to the object centre, in units of half the scene cube; for ``hand``: ``crop``,
-        ``pose`` ``(B, J, 3)`` cube units around ``center_xyz`` ``(B, 3)`` mm at pixel ``center_uvd``; for
-        ``object``: ``object_crop``, ``corners`` ``(B, 8, 3)`` cube units around ``object_center_xyz`` at pixel
-        ``object_center_uvd``.
+        ``scene_crop`` ``(B, 128, 128, 1)``, ``scene_cube`` ``(B,)`` mm, ``hand_offset`` and ``object_offset``
+        ``(B, 3)`` from its centre to the reference joint and to the object centre, in units of half the scene
+        cube; for ``hand``: ``crop``, ``pose`` ``(B, J, 3)`` cube units around ``center_xyz`` ``(B, 3)`` mm at pixel
+        ``center_uvd``; for ``object``: ``object_crop``, ``corners`` ``(B, 8, 3)`` cube units around
+        ``object_center_xyz`` at pixel ``object_center_uvd``.
     """
     intr = batch["intrinsics"]
     joints_xyz = tf_uvd_to_xyz(batch["joints_uvd"], intr)

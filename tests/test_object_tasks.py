@@ -182,7 +182,8 @@ def test_scene_tasks_validate_on_the_frames_with_the_object(validated, frames, n
     assert errors.shape == (24, 3) and np.isfinite(errors).all()
     metrics = localizer.validate(localizer.build_model())
     assert metrics["centre_mm"] > 0 and metrics["centre_rms_mm"] > 0
-    assert object_tasks.ObjectLocalizerTask(validated, frames, CONFIG).validate(localizer.build_model())["centre_mm"] > 0
+    objects = object_tasks.ObjectLocalizerTask(validated, frames, CONFIG)
+    assert objects.validate(localizer.build_model())["centre_mm"] > 0
 
     predictor = object_tasks.ObjectPredictorTask(validated, frames, CONFIG)
     batch = predictor.validation_batches()[0]
@@ -221,7 +222,7 @@ def test_diagnosis_measures_each_error_source_from_finished_stages(shards, tmp_p
     (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(tree))
     run_benchmark("diagnose_object_loop", "--recipe", tmp_path / "tiny.yaml", "--out", tmp_path)
     report = (tmp_path / "diagnose_tiny-diagnosis.md").read_text()
-    for line in ("| localizer ", "| object_localizer ", "| hand joints    | true centres", "| object corners | localizers' errors",
-                 "iou_merged_with_true_object"):
+    for line in ("| localizer ", "| object_localizer ", "| hand joints    | true centres",
+                 "| object corners | localizers' errors", "iou_merged_with_true_object"):
         assert line in report, line
     assert (tmp_path / "diagnose_tiny-diagnosis.png").read_bytes()[:4] == b"\x89PNG"
