@@ -23,6 +23,8 @@ def main() -> None:
     parser.add_argument("--frames", type=int, help="use only the first N frames")
     parser.add_argument("--iterations", type=int, help="override the number of loop iterations")
     parser.add_argument("--out", default="results", help="output folder")
+    parser.add_argument("--tag", help="appended to the output files' names (accuracy_<name>_<tag>.csv), e.g. when "
+                                      "measuring an entry on another entry's test frames")
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -37,7 +39,7 @@ def main() -> None:
     table = iteration_table(errors, object_errors(prediction, frames) if model.config.object else None)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    stem = f"accuracy_{Path(str(args.name)).stem}"
+    stem = f"accuracy_{Path(str(args.name)).stem}" + (f"_{args.tag}" if args.tag else "")
     table.to_csv(out / f"{stem}.csv", index=False)
     header = (f"{model.name}, {len(frames)} test frames from {args.test}, {model.config.iterations} iterations; "
               f"machine {platform.machine()} {os.cpu_count()} cores; {seconds:.1f} s for the whole set\n\n")

@@ -162,7 +162,8 @@ def test_from_entry_stages_take_the_entry_networks_and_the_localizer_errors(trai
 
 
 def test_finished_stages_are_skipped_with_a_message(trained, tmp_path, capsys):
-    """A fresh clone holds the committed finished stages but no run folder: every stage is skipped, by name."""
+    """A fresh clone holds the committed finished stages but no run folder: every stage is skipped, by name, and
+    ``--fresh`` refuses to delete them."""
     import shutil
 
     tree = yaml.safe_load((trained / "tiny-hand.yaml").read_text())
@@ -179,6 +180,10 @@ def test_finished_stages_are_skipped_with_a_message(trained, tmp_path, capsys):
     assert main(["train", str(tmp_path / "tiny-hand.yaml"), "--stage", "updater", "--set",
                  "stages.updater.epochs=3", "--no-progress"]) == 2
     assert "its checkpoints are not in" in capsys.readouterr().err
+    # --fresh never deletes the committed stages of a recipe's stages_dir.
+    assert main(["train", str(tmp_path / "tiny-hand.yaml"), "--stage", "predictor", "--fresh", "--no-progress"]) == 2
+    assert "--fresh does not delete committed stages" in capsys.readouterr().err
+    assert (tmp_path / "stages" / "predictor.weights.h5").is_file()
 
 
 def test_demo_json_and_figure(trained, tmp_path, capsys):
@@ -258,6 +263,19 @@ def test_learning_curves_drawn_for_every_stage(trained, tmp_path):
     run_benchmark("plot_curves", "--recipe", trained / "tiny-hand.yaml", "--out", tmp_path)
     for stage in HEADLINES:
         assert (tmp_path / f"curves_tiny-hand_{stage}.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_accuracy_benchmark_per_iteration(trained, tmp_path):
+    """bench_accuracy tables an entry's error per iteration on a test folder; ``--tag`` keeps a run on another
+    entry's frames apart from the entry's own."""
+    import pandas as pd
+
+    run_benchmark("bench_accuracy", "--name", trained / "entry" / "tiny-hand.json", "--test", trained / "test",
+                  "--tag", "other-frames", "--out", tmp_path)
+    table = pd.read_csv(tmp_path / "accuracy_tiny-hand_other-frames.csv")
+    assert table["stage"].tolist() == ["predictor", "iteration 1", "iteration 2"]
+    assert (table["mean_mm"] > 0).all()
+    assert "6 test frames" in (tmp_path / "accuracy_tiny-hand_other-frames.md").read_text()
 
 
 def test_synthesizer_gallery(trained, tmp_path):

@@ -29,7 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "a killed run loses at most that much")
     parser.add_argument("--fresh", action="store_true",
                         help="retrain the chosen stage(s) from scratch: remove their checkpoints and finished weights "
-                             "first (without it, finished stages are skipped and interrupted ones resume)")
+                             "first, refusing those in the recipe's stages_dir (without it, finished stages are "
+                             "skipped and interrupted ones resume)")
     parser.add_argument("--strategy", choices=STRATEGIES,
                         help="tf.distribute strategy (default: the recipe's distribute, else auto): auto is "
                              "multiworker when TF_CONFIG names a cluster, mirrored on several local GPUs, default (one "

@@ -160,9 +160,16 @@ def _check_run_folder(recipe: Recipe, stage: str, workers: int = 1, chief: bool 
 
 def forget_stage(recipe: Recipe, stage: str) -> None:
     """Removes what training ``stage`` wrote: its run folder (checkpoints, logs, history) and its finished files
-    (:data:`FINISHED_SUFFIXES`; a localizer's errors too), so the next run trains it afresh."""
-    import shutil
+    (:data:`FINISHED_SUFFIXES`; a localizer's errors too), so the next run trains it afresh.
 
+    Raises:
+        ValueError: when the stage is finished in the recipe's own ``stages_dir`` (a shipped recipe's committed
+            stages, or an installed package's): those are left for the user to remove, never deleted by a flag.
+    """
+    if recipe.stages_dir and stage_weights(recipe, stage).exists():
+        raise ValueError(f"{stage} is finished in {recipe.finished_dir}, the recipe's stages_dir: --fresh does not "
+                         f"delete committed stages; remove {stage}.* there yourself to retrain it, or train a copy "
+                         "of the recipe without stages_dir")
     shutil.rmtree(recipe.run_dir / stage, ignore_errors=True)
     for suffix in (*FINISHED_SUFFIXES, tasks.ERRORS_SUFFIX):
         (recipe.finished_dir / f"{stage}{suffix}").unlink(missing_ok=True)
