@@ -63,14 +63,23 @@ def matmul_gflops(size: int = 2048, warmup: int = 3, repeats: int = 10) -> float
     return 2 * size**3 / (min(call_times_ms(lambda: product().numpy(), warmup, repeats)) * 1e6)
 
 
+def _points(result) -> np.ndarray:
+    """``(B, P, 3)`` camera mm: a result's joints, followed by the object's box corners for a hand-object loop."""
+    if result.corners_xyz is None:
+        return result.joints_xyz
+    return np.concatenate([result.joints_xyz, result.corners_xyz], axis=1)
+
+
 def _accuracy(runner, frames, reference) -> dict:
-    """Mean 3D error (mm) against the frames' truth, and mean / max joint distance (mm) to ``reference``'s joints."""
+    """Mean 3D joint error (mm) against the frames' truth, and mean / max distance (mm) of the joints (and a
+    hand-object loop's box corners) to ``reference``'s (:func:`_points`)."""
     nan = float("nan")
     if not frames:
         return {"mean_error_mm": nan, "vs_keras_mean_mm": nan, "vs_keras_max_mm": nan}
-    joints = runner.predict(np.stack([f.depth_mm for f in frames]), frames[0].intrinsics).joints_xyz
-    distance = np.linalg.norm(joints - reference, axis=-1) if reference is not None else np.full(1, nan)
-    return {"mean_error_mm": float(np.linalg.norm(joints - np.stack([f.joints_xyz for f in frames]), axis=-1).mean()),
+    result = runner.predict(np.stack([f.depth_mm for f in frames]), frames[0].intrinsics)
+    distance = np.linalg.norm(_points(result) - reference, axis=-1) if reference is not None else np.full(1, nan)
+    truth = np.stack([f.joints_xyz for f in frames])
+    return {"mean_error_mm": float(np.linalg.norm(result.joints_xyz - truth, axis=-1).mean()),
             "vs_keras_mean_mm": float(distance.mean()), "vs_keras_max_mm": float(distance.max())}
 
 
@@ -201,8 +210,9 @@ def bench(name: str, formats=BENCH_FORMATS, frames: int = 50, warmup: int = 5, r
           threads: int | None = None, paper: bool = True) -> tuple:
     """Measures zoo entry ``name`` in each format; returns (format table, per-network table) as DataFrames.
 
-    Format rows: status, size (MB), mean 3D error (mm) on ``frames`` fresh synthetic frames, mean / max distance
-    (mm) of its joints to the compiled Keras loop's on the same frames, median batch-1 latency (ms) and frames/s.
+    Format rows: status, size (MB), mean 3D joint error (mm) on ``frames`` fresh synthetic frames (holding the
+    entry's object for a hand-object loop), mean / max distance (mm) of its joints (and box corners) to the
+    compiled Keras loop's on the same frames, median batch-1 latency (ms) and frames/s.
     Network rows: see :func:`network_latency`, for the entry's networks and with ``paper`` the paper-size ones.
     """
     import pandas as pd
@@ -215,13 +225,13 @@ def bench(name: str, formats=BENCH_FORMATS, frames: int = 50, warmup: int = 5, r
     model = handloop.load(name)
     config = model.config
     synth = CAMERAS["synth"]
-    data = fresh_frames(frames, config.cube_mm) if frames and (config.height, config.width) == (
-        synth.height, synth.width) else []
+    data = fresh_frames(frames, config.cube_mm, objects=config.object or "none") if frames and (
+        config.height, config.width) == (synth.height, synth.width) else []
     one = (data[0].depth_mm if data else np.zeros((config.height, config.width), np.float32))[None, ..., None]
     if not data:
         one[0, config.height // 3:config.height // 2, config.width // 3:config.width // 2] = 500
     intr = (data[0].intrinsics if data else synth).as_array()[None]
-    reference = (model.predict(np.stack([f.depth_mm for f in data]), data[0].intrinsics, batch_size=1).joints_xyz
+    reference = (_points(model.predict(np.stack([f.depth_mm for f in data]), data[0].intrinsics, batch_size=1))
                  if data else None)  # at the artefacts' batch
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
@@ -277,12 +287,14 @@ def report(name: str, formats=BENCH_FORMATS, frames: int = 50, repeats: int = 30
     files = [out / "bench.csv", out / "bench_networks.csv", out / "bench.md"]
     refuse_existing(*files, force=force)
     before = load_note()
+    config = find_entry(name).config
     table, networks = bench(name, formats, frames, warmup, repeats, threads, paper)
     setup = (f"{name}: batch 1, median of {repeats} calls after {warmup} warm-up calls; {machine()}; "
              f"before: {before}, after: {load_note()}; "
              f"threads {threads or 'TFLite 1, ONNX Runtime one per core'}; error on {frames} fresh synthetic frames; "
-             f"vs_keras = joint distance to the compiled Keras loop on the same frames")
-    text = summary(table, networks, find_entry(name).config.iterations)
+             f"vs_keras = distance of the joints{' and box corners' if config.object else ''} to the compiled "
+             "Keras loop's on the same frames")
+    text = summary(table, networks, config.iterations)
     write_text(files[0], table.to_csv(index=False))
     write_text(files[1], networks.to_csv(index=False))
     write_text(files[2], f"{setup}\n\n{table.to_markdown(index=False, floatfmt='.3f')}\n\n"

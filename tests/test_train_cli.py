@@ -281,3 +281,26 @@ def test_accuracy_benchmark_per_iteration(trained, tmp_path):
 def test_synthesizer_gallery(trained, tmp_path):
     run_benchmark("synth_gallery", "--recipe", trained / "tiny-hand.yaml", "--frames", 2, "--out", tmp_path)
     assert (tmp_path / "synth_gallery_tiny-hand.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_bench_of_a_hand_object_entry_compares_corners_too(trained_object, tmp_path, capsys):
+    """``handloop bench`` runs a hand-object entry on frames holding its object and measures each format's
+    distance to Keras over the joints and the box corners."""
+    card = trained_object / "entry" / "tiny-object.json"
+    assert main(["bench", str(card), "--formats", "keras", "keras-eager", "--frames", "2", "--repeats", "1",
+                 "--no-paper", "--out", str(tmp_path), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    rows = {row["format"]: row for row in result["formats"]}
+    assert rows["keras-eager"]["status"] == "ok" and 0 <= rows["keras-eager"]["vs_keras_max_mm"] < 0.1
+    assert "distance of the joints and box corners" in result["setup"]
+
+
+def test_bench_points_are_joints_then_corners():
+    from types import SimpleNamespace
+
+    from handloop.export.bench import _points
+
+    joints, corners = np.zeros((2, 21, 3)), np.ones((2, 8, 3))
+    assert _points(SimpleNamespace(joints_xyz=joints, corners_xyz=None)) is joints
+    points = _points(SimpleNamespace(joints_xyz=joints, corners_xyz=corners))
+    assert points.shape == (2, 29, 3) and (points[:, 21:] == 1).all()
