@@ -15,6 +15,17 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 PUBLISHED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "published"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def small_pca_fit():
+    """Tests fit the predictor's PCA prior on 4 batches of augmented poses instead of 160: cropping 10,240 poses
+    took about 20 s for every predictor a test trains, and no test depends on how well the prior is fitted."""
+    from handloop.recipes.train.tasks import PredictorTask
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(PredictorTask, "pca_batches", 4)
+        yield
+
+
 @pytest.fixture(scope="session")
 def published_url():
     """Base address of an HTTP server on 127.0.0.1 serving ../shared/data/published by file name, in place of the

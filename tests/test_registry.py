@@ -151,4 +151,16 @@ def test_zoo_list_json(capsys):
     rows = json.loads(capsys.readouterr().out)
     assert isinstance(rows, list)
     for row in rows:
-        assert {"name", "size_mb", "mean_mm"} <= row.keys()
+        assert {"name", "size_mb", "mean_mm", "object"} <= row.keys()
+    by_name = {row["name"]: row for row in rows}
+    assert by_name["synth-hand-object-lite"]["object"] == "cuboid-large" and by_name["synth-hand-lite"]["object"] is None
+
+
+def test_zoo_list_table_marks_what_an_entry_lacks(capsys):
+    """A hand entry has no object columns: the table shows ``-`` there, never ``NaN`` or ``None``."""
+    assert main(["zoo", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "NaN" not in out and "None" not in out
+    hand = next(line for line in out.splitlines() if line.split()[0] == "synth-hand-lite")
+    assert "cuboid-large" not in hand and " - " in hand
+    assert "cuboid-large" in next(line for line in out.splitlines() if line.split()[0] == "synth-hand-object-lite")

@@ -197,7 +197,8 @@ def test_demo_json_and_figure(trained, tmp_path, capsys):
 
 
 @pytest.fixture(scope="module")
-def trained_object(tmp_path_factory):
+def trained_object(trained, tmp_path_factory):
+    """The hand-object recipe as the shipped one: its synthesizer taken from the hand entry, the rest trained."""
     root = tmp_path_factory.mktemp("object-recipe")
     stage = {"epochs": 1, "steps_per_epoch": 2, "batch_size": 4}
     tiny = {"filters": [4, 4, 4], "dense": [16]}
@@ -211,7 +212,8 @@ def trained_object(tmp_path_factory):
                               "val": {"frames": 4, "seed": 2001, "objects": "cuboid-large"},
                               "test": {"frames": 4, "seed": 1001, "objects": "cuboid-large"}}},
         "augment": {"center_errors": "localizer"},
-        "stages": {net.name: stage for net in NETWORKS},
+        "stages": {**{net.name: stage for net in NETWORKS},
+                   "synthesizer": {"from_entry": str(trained / "entry" / "tiny-hand.json")}},
     }
     path = root / "tiny-object.yaml"
     path.write_text(yaml.safe_dump(recipe))

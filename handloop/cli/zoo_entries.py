@@ -19,14 +19,15 @@ def run(args: argparse.Namespace):
     from handloop.zoo.registry import find_entry, list_entries
 
     if args.action == "list":
-        rows = [{"name": e.name, "size": e.config.size, "joints": e.config.joint_set, "iterations": e.config.iterations,
-                 "size_mb": round(e.size_mb, 2), **e.metrics} for e in list_entries()]
+        rows = [{"name": e.name, "size": e.config.size, "joints": e.config.joint_set, "object": e.config.object,
+                 "iterations": e.config.iterations, "size_mb": round(e.size_mb, 2), **e.metrics}
+                for e in list_entries()]
         if args.json:
             return rows
         if rows:
             import pandas as pd
 
-            print(pd.DataFrame(rows).to_string(index=False, float_format=lambda x: f"{x:.2f}"))
+            print(pd.DataFrame(rows).to_string(index=False, float_format=lambda x: f"{x:.2f}", na_rep="-"))
         else:
             print("no zoo entries are shipped yet")
         return 0
